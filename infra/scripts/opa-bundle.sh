@@ -11,8 +11,7 @@ opa=${OPA:-$(command -v opa || echo "${SOMA_CACHE:-$HOME/.cache/soma-infra}/bin/
 src="$root/policies/bundle"
 out="$root/build/opa/soma.tar.gz"
 mkdir -p "$(dirname "$out")"
-rev=$(python3 -m conformance.policy_revision "$src" 2>/dev/null || \
-      (cd "$src" && find . -type f ! -name '*_test.rego' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64))
+rev=$(PYTHONPATH="$root" python3 -m conformance.policy_revision "$src")
 "$opa" build --bundle "$src" --ignore '*_test.rego' --revision "$rev" -o "$out.tmp"
 mv "$out.tmp" "$out"
 echo "opa-bundle: $out (revision $rev)"

@@ -1,0 +1,146 @@
+"""The contract catalog (catalog.yaml) as typed, validated data.
+
+One source of truth: tests, the generated CONTRACTS.md and the CLI all read it here.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from conformance.errors import UsageError
+
+CATALOG_PATH = Path(__file__).resolve().parent / "catalog.yaml"
+AREAS = ("readiness", "dns", "identity", "policy", "tenancy", "observability", "security", "sizing")
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    port: int
+    protocol: str
+    health: dict[str, Any]
+    metrics_job: str
+    required: bool
+    dns_name: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.dns_name}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Contract:
+    id: str
+    area: str
+    service: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    version: int
+    namespace: str
+    dns_suffix: str
+    services: dict[str, Service]
+    identity: dict[str, Any]
+    policy: dict[str, Any]
+    sizing: dict[str, Any]
+    contracts: tuple[Contract, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    def service(self, name: str) -> Service:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise KeyError(f"service {name!r} is not in the contract catalog") from None
+
+    def contract(self, contract_id: str) -> Contract:
+        for c in self.contracts:
+            if c.id == contract_id:
+                return c
+        raise KeyError(f"contract {contract_id!r} is not in the contract catalog")
+
+    def service_for_host(self, host: str, port: int) -> Service | None:
+        """The catalog service published at host:port (a contract DNS name), if any."""
+        for svc in self.services.values():
+            if svc.dns_name == host and svc.port == port:
+                return svc
+        return None
+
+    def split_url(self, url: str) -> tuple[Service, str]:
+        """Split a catalog URL (e.g. the JWKS URL) into its service and path+query."""
+        parts = urlsplit(url)
+        svc = self.service_for_host(parts.hostname or "", parts.port or 80)
+        if svc is None:
+            raise KeyError(f"{url} does not point at a catalog service")
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return svc, path
+
+
+def _require(mapping: dict[str, Any], key: str, where: str) -> Any:
+    if key not in mapping:
+        raise UsageError(f"contract catalog: {where} lacks {key!r}")
+    return mapping[key]
+
+
+def parse(raw: dict[str, Any]) -> Catalog:
+    """Validate and type a catalog document; every mistake is a one-line UsageError."""
+    if not isinstance(raw, dict):
+        raise UsageError("contract catalog: top level must be a mapping")
+    suffix = str(_require(raw, "dns_suffix", "catalog"))
+    services: dict[str, Service] = {}
+    for name, spec in dict(_require(raw, "services", "catalog")).items():
+        where = f"service {name}"
+        port = _require(spec, "port", where)
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise UsageError(f"contract catalog: {where} has invalid port {port!r}")
+        services[name] = Service(
+            name=name,
+            port=port,
+            protocol=str(_require(spec, "protocol", where)),
+            health=dict(_require(spec, "health", where)),
+            metrics_job=str(spec.get("metrics_job", name)),
+            required=bool(spec.get("required", True)),
+            dns_name=f"{name}.{suffix}",
+        )
+    contracts: list[Contract] = []
+    seen: set[str] = set()
+    for item in _require(raw, "contracts", "catalog"):
+        c = Contract(
+            id=str(_require(item, "id", "contract")),
+            area=str(_require(item, "area", f"contract {item.get('id')}")),
+            service=str(_require(item, "service", f"contract {item.get('id')}")),
+            title=str(_require(item, "title", f"contract {item.get('id')}")),
+        )
+        if c.id in seen:
+            raise UsageError(f"contract catalog: duplicate contract id {c.id!r}")
+        if c.area not in AREAS:
+            raise UsageError(f"contract catalog: contract {c.id} has unknown area {c.area!r}")
+        if c.service not in services and c.service != "stack":
+            raise UsageError(f"contract catalog: contract {c.id} names unknown service {c.service!r}")
+        seen.add(c.id)
+        contracts.append(c)
+    return Catalog(
+        version=int(_require(raw, "version", "catalog")),
+        namespace=str(_require(raw, "namespace", "catalog")),
+        dns_suffix=suffix,
+        services=services,
+        identity=dict(raw.get("identity", {})),
+        policy=dict(raw.get("policy", {})),
+        sizing=dict(raw.get("sizing", {})),
+        contracts=tuple(contracts),
+        raw=raw,
+    )
+
+
+@functools.cache
+def load(path: Path = CATALOG_PATH) -> Catalog:
+    """The catalog shipped with the suite (cached: it is read-only data)."""
+    with path.open(encoding="utf-8") as fh:
+        return parse(yaml.safe_load(fh))

@@ -1,0 +1,89 @@
+"""Readiness contracts: the seed manual's checklist, one test per service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from conformance.catalog import Catalog
+from conformance.probes import clients
+from conformance.probes.clients import ContractFailure
+from conformance.targets.base import Credentials, Endpoint
+
+Get = Callable[[str], Endpoint]
+
+
+@pytest.mark.contract("readiness.postgres")
+def test_postgres_select_1(soma_endpoint: Get, soma_credentials: Credentials) -> None:
+    assert clients.postgres_select_1(soma_endpoint("postgres"), soma_credentials) == 1
+
+
+@pytest.mark.contract("readiness.redis")
+def test_redis_ping(soma_endpoint: Get, soma_credentials: Credentials) -> None:
+    assert clients.redis_ping(soma_endpoint("redis"), soma_credentials)
+
+
+@pytest.mark.contract("readiness.kafka")
+def test_kafka_metadata_and_round_trip(soma_endpoint: Get) -> None:
+    ep = soma_endpoint("kafka")
+    meta = clients.kafka_metadata(ep)
+    if not meta.get("brokers"):
+        raise ContractFailure(f"{ep}: metadata lists no brokers: {meta}")
+    if meta.get("controller_id") in (None, -1):
+        raise ContractFailure(f"{ep}: metadata names no active controller: {meta}")
+    roles = clients.kafka_broker_configs(ep, ["process.roles", "controller.quorum.voters",
+                                              "zookeeper.connect"])
+    if "controller" not in str(roles.get("process.roles") or "") and not roles.get("controller.quorum.voters"):
+        raise ContractFailure(f"{ep}: no KRaft controller (process.roles={roles.get('process.roles')!r})")
+    if roles.get("zookeeper.connect"):
+        raise ContractFailure(f"{ep}: broker uses ZooKeeper ({roles['zookeeper.connect']}), not KRaft")
+    clients.kafka_round_trip(ep)
+
+
+@pytest.mark.contract("readiness.opa")
+def test_opa_health_allow_and_deny(soma_endpoint: Get, soma_catalog: Catalog) -> None:
+    from conformance.policy_probe import readiness_decisions
+
+    ep = soma_endpoint("opa")
+    resp = clients.http_get(ep, "/health")
+    if resp.status_code != 200:
+        raise ContractFailure(f"{ep}: GET /health answered {resp.status_code}: {resp.text[:120]}")
+    readiness_decisions(ep, soma_catalog)
+
+
+@pytest.mark.contract("readiness.vault")
+def test_vault_initialized_and_unsealed(soma_endpoint: Get) -> None:
+    ep = soma_endpoint("vault")
+    health = clients.vault_health(ep)
+    if not health.get("initialized"):
+        raise ContractFailure(f"{ep}: vault is not initialized: {health}")
+    if health.get("sealed"):
+        raise ContractFailure(f"{ep}: vault is sealed: {health}")
+
+
+@pytest.mark.contract("readiness.etcd")
+def test_etcd_health_and_put_get(soma_endpoint: Get) -> None:
+    ep = soma_endpoint("etcd")
+    resp = clients.http_get(ep, "/health")
+    body = clients.json_of(ep, resp, "GET /health")
+    if resp.status_code != 200 or str(body.get("health")) != "true":
+        raise ContractFailure(f"{ep}: GET /health answered {resp.status_code} {body}")
+    clients.etcd_put_get(ep)
+
+
+@pytest.mark.contract("readiness.prometheus")
+def test_prometheus_ready(soma_endpoint: Get) -> None:
+    ep = soma_endpoint("prometheus")
+    resp = clients.http_get(ep, "/-/ready")
+    if resp.status_code != 200:
+        raise ContractFailure(f"{ep}: GET /-/ready answered {resp.status_code}: {resp.text[:120]}")
+
+
+@pytest.mark.contract("readiness.grafana")
+def test_grafana_health(soma_endpoint: Get) -> None:
+    ep = soma_endpoint("grafana")
+    resp = clients.http_get(ep, "/api/health")
+    body = clients.json_of(ep, resp, "GET /api/health")
+    if resp.status_code != 200 or body.get("database") != "ok":
+        raise ContractFailure(f"{ep}: GET /api/health answered {resp.status_code} {body}")

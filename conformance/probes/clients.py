@@ -1,0 +1,236 @@
+"""Client-side probes, from the test process to a target's endpoints.
+
+Each probe is bounded in time (a TCP pre-check, then client timeouts) and turns every
+failure into a ContractFailure that names the endpoint and the cause, so an unreachable
+service fails its own contracts quickly and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+# etcd3's generated protobuf code predates protobuf 4: it needs the pure-Python runtime
+os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
+
+import httpx  # noqa: E402
+
+from conformance.targets.base import Credentials, Endpoint  # noqa: E402
+
+CONNECT_TIMEOUT_S = 3.0
+IO_TIMEOUT_S = 5.0
+
+
+class ContractFailure(AssertionError):
+    """A contract did not hold; the message names the endpoint and the cause."""
+
+
+def describe_exc(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+@contextmanager
+def failing_as(ep: Endpoint, what: str) -> Iterator[None]:
+    """Re-raise anything from a client library as a one-line ContractFailure."""
+    try:
+        yield
+    except ContractFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the point is to name any cause
+        raise ContractFailure(f"{ep}: {what}: {describe_exc(exc)}") from exc
+
+
+def tcp_reachable(ep: Endpoint, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail fast (bounded) when nothing listens, before a client library retries."""
+    try:
+        with socket.create_connection((ep.host, ep.port), timeout=timeout):
+            return
+    except OSError as exc:
+        raise ContractFailure(f"{ep}: not reachable: {describe_exc(exc)}") from None
+
+
+def http_get(ep: Endpoint, path: str, timeout: float = IO_TIMEOUT_S, **kw: Any) -> httpx.Response:
+    tcp_reachable(ep)
+    with failing_as(ep, f"GET {path}"):
+        return httpx.get(ep.url(path), timeout=timeout, **kw)
+
+
+def http_post_json(ep: Endpoint, path: str, body: Any, timeout: float = IO_TIMEOUT_S) -> httpx.Response:
+    tcp_reachable(ep)
+    with failing_as(ep, f"POST {path}"):
+        return httpx.post(ep.url(path), json=body, timeout=timeout)
+
+
+def json_of(ep: Endpoint, resp: httpx.Response, what: str) -> Any:
+    """The JSON body, or a ContractFailure naming the endpoint if it is not JSON."""
+    try:
+        return resp.json()
+    except ValueError:
+        raise ContractFailure(
+            f"{ep}: {what}: answered HTTP {resp.status_code} with non-JSON body {resp.text[:80]!r}"
+        ) from None
+
+
+def postgres_select_1(ep: Endpoint, creds: Credentials) -> int:
+    import psycopg
+
+    tcp_reachable(ep)
+    with failing_as(ep, "SELECT 1"):
+        with psycopg.connect(host=ep.host, port=ep.port, user=creds.postgres_user,
+                             password=creds.postgres_password, dbname=creds.postgres_db,
+                             connect_timeout=int(IO_TIMEOUT_S)) as conn:
+            conn.execute(f"SET statement_timeout = {int(IO_TIMEOUT_S * 1000)}")
+            row = conn.execute("SELECT 1").fetchone()
+    if row is None or row[0] != 1:
+        raise ContractFailure(f"{ep}: SELECT 1 returned {row!r}")
+    return int(row[0])
+
+
+def redis_client(ep: Endpoint, creds: Credentials) -> Any:
+    import redis
+
+    tcp_reachable(ep)
+    return redis.Redis(host=ep.host, port=ep.port, password=creds.redis_password or None,
+                       socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=IO_TIMEOUT_S,
+                       decode_responses=True)
+
+
+def redis_ping(ep: Endpoint, creds: Credentials) -> bool:
+    client = redis_client(ep, creds)
+    with failing_as(ep, "PING"):
+        return bool(client.ping())
+
+
+def redis_config(ep: Endpoint, creds: Credentials, *names: str) -> dict[str, str]:
+    client = redis_client(ep, creds)
+    with failing_as(ep, "CONFIG GET"):
+        out: dict[str, str] = {}
+        for name in names:
+            out.update(client.config_get(name))
+        return out
+
+
+def kafka_admin(ep: Endpoint) -> Any:
+    from kafka import KafkaAdminClient
+
+    tcp_reachable(ep)
+    with failing_as(ep, "admin connect"):
+        return KafkaAdminClient(bootstrap_servers=f"{ep.host}:{ep.port}",
+                                request_timeout_ms=int(IO_TIMEOUT_S * 1000),
+                                client_id="soma-conformance")
+
+
+def kafka_broker_configs(ep: Endpoint, names: list[str]) -> dict[str, str | None]:
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = kafka_admin(ep)
+    try:
+        with failing_as(ep, "DescribeCluster/DescribeConfigs"):
+            cluster = admin.describe_cluster()
+            broker_id = str(cluster["brokers"][0]["broker_id"])
+            res = admin.describe_configs(
+                [ConfigResource(ConfigResourceType.BROKER, broker_id, configs=names)],
+                config_filter="all")
+            entries = res["broker"][broker_id]
+            return {name: entries.get(name, {}).get("value") for name in names}
+    finally:
+        admin.close()
+
+
+def kafka_metadata(ep: Endpoint) -> dict[str, Any]:
+    admin = kafka_admin(ep)
+    try:
+        with failing_as(ep, "DescribeCluster"):
+            return dict(admin.describe_cluster())
+    finally:
+        admin.close()
+
+
+def kafka_round_trip(ep: Endpoint) -> float:
+    """Produce one message to a scratch topic and consume it back; returns seconds."""
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.admin import NewTopic
+
+    topic = f"soma-conformance-{uuid.uuid4().hex[:12]}"
+    payload = uuid.uuid4().bytes
+    bootstrap = f"{ep.host}:{ep.port}"
+    admin = kafka_admin(ep)
+    t0 = time.monotonic()
+    try:
+        with failing_as(ep, f"produce/consume round trip on {topic}"):
+            admin.create_topics([NewTopic(topic, 1, 1)], timeout_ms=int(IO_TIMEOUT_S * 1000))
+            producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                     request_timeout_ms=int(IO_TIMEOUT_S * 1000),
+                                     max_block_ms=int(IO_TIMEOUT_S * 1000))
+            try:
+                producer.send(topic, payload).get(timeout=IO_TIMEOUT_S)
+            finally:
+                producer.close(timeout=2)
+            consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                     consumer_timeout_ms=int(IO_TIMEOUT_S * 1000),
+                                     request_timeout_ms=int(IO_TIMEOUT_S * 1000) + 1000)
+            try:
+                tp = TopicPartition(topic, 0)
+                consumer.assign([tp])
+                consumer.seek_to_beginning(tp)
+                got = [m.value for m in consumer]
+            finally:
+                consumer.close()
+            if payload not in got:
+                raise ContractFailure(f"{ep}: message produced to {topic} was not consumed back "
+                                      f"({len(got)} other messages)")
+    finally:
+        try:
+            admin.delete_topics([topic], timeout_ms=int(IO_TIMEOUT_S * 1000))
+        except Exception:  # noqa: BLE001 - cleanup of a scratch topic is best effort
+            pass
+        admin.close()
+    return time.monotonic() - t0
+
+
+def vault_health(ep: Endpoint) -> dict[str, Any]:
+    import hvac
+
+    tcp_reachable(ep)
+    with failing_as(ep, "sys/health"):
+        client = hvac.Client(url=ep.url(), timeout=IO_TIMEOUT_S)
+        health = client.sys.read_health_status(method="GET")
+        if not isinstance(health, dict):  # hvac returns a Response for non-200 codes
+            code = getattr(health, "status_code", "?")
+            body = getattr(health, "text", "")[:120]
+            try:
+                health = health.json()
+            except Exception:  # noqa: BLE001
+                raise ContractFailure(f"{ep}: sys/health answered HTTP {code}: {body!r}") from None
+        return dict(health)
+
+
+def etcd_client(ep: Endpoint) -> Any:
+    import etcd3
+
+    tcp_reachable(ep)
+    with failing_as(ep, "connect"):
+        return etcd3.client(host=ep.host, port=ep.port, timeout=IO_TIMEOUT_S)
+
+
+def etcd_put_get(ep: Endpoint) -> None:
+    client = etcd_client(ep)
+    key = f"/soma-conformance/{uuid.uuid4().hex}"
+    value = uuid.uuid4().hex
+    try:
+        with failing_as(ep, "put/get"):
+            client.put(key, value)
+            got, _meta = client.get(key)
+            if got is None or got.decode() != value:
+                raise ContractFailure(f"{ep}: put {key}={value} but get returned {got!r}")
+    finally:
+        try:
+            client.delete(key)
+        finally:
+            client.close()

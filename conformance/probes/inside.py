@@ -1,0 +1,113 @@
+"""Inside probe: run *within* the service network (a container on the compose network, a
+pod in Kind) to prove each contract DNS name resolves and its port speaks its own
+protocol -- not just that a TCP connect succeeds.
+
+Standard library only, Python 3.9+, so it runs in any small image. Usage:
+    python3 inside.py '<json list of {service, host, port, protocol, path}>'
+Prints one JSON object per check: {"service", "ok", "detail", "addresses"}.
+"""
+
+import json
+import socket
+import struct
+import sys
+
+TIMEOUT = 4.0
+
+
+def _recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def check_postgres(sock, _check):
+    # SSLRequest: length 8, code 80877103; a Postgres server answers 'S' or 'N'
+    sock.sendall(struct.pack("!ii", 8, 80877103))
+    answer = _recv_exact(sock, 1)
+    if answer not in (b"S", b"N"):
+        raise ValueError("answered SSLRequest with %r, not S/N" % answer)
+    return "SSLRequest answered %r" % answer.decode()
+
+
+def check_redis(sock, _check):
+    sock.sendall(b"PING\r\n")
+    line = sock.recv(256)
+    if line.startswith(b"+PONG") or line.startswith(b"-NOAUTH"):
+        return "RESP reply %r" % line.strip().decode(errors="replace")
+    raise ValueError("PING answered %r, not a RESP reply" % line[:60])
+
+
+def check_kafka(sock, _check):
+    client = b"soma-inside-probe"
+    correlation = 0x50A
+    body = struct.pack("!hhih", 18, 0, correlation, len(client)) + client  # ApiVersions v0
+    sock.sendall(struct.pack("!i", len(body)) + body)
+    (size,) = struct.unpack("!i", _recv_exact(sock, 4))
+    if not 6 <= size <= 1 << 20:
+        raise ValueError("ApiVersions response size %d is not plausible" % size)
+    payload = _recv_exact(sock, size)
+    got_corr, error = struct.unpack("!ih", payload[:6])
+    if got_corr != correlation:
+        raise ValueError("ApiVersions correlation id %d != %d" % (got_corr, correlation))
+    if error != 0:
+        raise ValueError("ApiVersions error code %d" % error)
+    (count,) = struct.unpack("!i", payload[6:10])
+    return "ApiVersions ok, %d APIs" % count
+
+
+def check_http(sock, check):
+    path = check.get("path") or "/"
+    req = "GET %s HTTP/1.0\r\nHost: %s:%d\r\nConnection: close\r\n\r\n" % (
+        path, check["host"], check["port"])
+    sock.sendall(req.encode())
+    data = b""
+    while len(data) < 65536:
+        chunk = sock.recv(8192)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+    parts = status_line.split()
+    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+        raise ValueError("not an HTTP response: %r" % status_line[:60])
+    if parts[1] != "200":
+        raise ValueError("GET %s answered %s" % (path, status_line))
+    return "GET %s -> %s (%d bytes)" % (path, parts[1], len(body))
+
+
+CHECKS = {"postgres": check_postgres, "redis": check_redis, "kafka": check_kafka, "http": check_http}
+
+
+def run(check):
+    result = {"service": check["service"], "ok": False, "detail": "", "addresses": []}
+    where = "%s:%d" % (check["host"], check["port"])
+    try:
+        infos = socket.getaddrinfo(check["host"], check["port"], type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        result["detail"] = "%s: DNS name does not resolve (%s)" % (check["host"], exc)
+        return result
+    result["addresses"] = sorted({info[4][0] for info in infos})
+    try:
+        with socket.create_connection((check["host"], check["port"]), timeout=TIMEOUT) as sock:
+            sock.settimeout(TIMEOUT)
+            detail = CHECKS[check["protocol"]](sock, check)
+        result.update(ok=True, detail="%s: %s" % (where, detail))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a reported result
+        result["detail"] = "%s: %s: %s" % (where, type(exc).__name__, exc)
+    return result
+
+
+def main(argv):
+    for check in json.loads(argv[1]):
+        print(json.dumps(run(check)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,180 @@
+"""The one narrow interface every target implements (pytest-testinfra style backends).
+
+A target brings a stack up or attaches to one, says where each catalog service is
+reachable from the test process, runs probes from *inside* the service network, and
+tears down what it created. Contract tests only ever talk to this interface.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from conformance.catalog import Catalog
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the test process reaches one service."""
+
+    service: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.service} at {self.host}:{self.port}"
+
+    def url(self, path: str = "", scheme: str = "http") -> str:
+        return f"{scheme}://{self.host}:{self.port}{path}"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Dev credentials the contracts need; read from the target, never hard-coded."""
+
+    postgres_user: str = "postgres"
+    postgres_password: str = ""
+    postgres_db: str = "postgres"
+    redis_password: str = ""
+    vault_token: str = ""
+
+
+@dataclass(frozen=True)
+class InsideCheck:
+    """One check to run from inside the service network (DNS + protocol)."""
+
+    service: str
+    host: str
+    port: int
+    protocol: str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class InsideResult:
+    service: str
+    ok: bool
+    detail: str
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass
+class TargetOptions:
+    """Everything a target may be configured with (from pytest options or a CLI)."""
+
+    compose_file: str | None = None
+    env_files: list[str] = field(default_factory=list)
+    project_name: str | None = None
+    compose_up: bool = False
+    keep: bool = False
+    endpoints_file: str | None = None
+    kube_context: str = "kind-soma"
+    namespace: str = "soma-infra"
+    probe_image: str = "soma-infra/probe:local"
+    # state handed from the xdist controller to workers so they attach, never re-create
+    attach_state: dict[str, Any] | None = None
+
+
+class Target(abc.ABC):
+    """A place the shared infra runs. Subclasses live one per module in this package."""
+
+    name: ClassVar[str]
+
+    def __init__(self, catalog: Catalog, options: TargetOptions) -> None:
+        self.catalog = catalog
+        self.options = options
+
+    # --- lifecycle -----------------------------------------------------------------
+    @abc.abstractmethod
+    def setup(self) -> None:
+        """Bring up or attach; raise TargetError naming the cause when impossible."""
+
+    def teardown(self) -> None:
+        """Remove whatever setup() created. Must be idempotent and safe to call twice."""
+
+    def attach_state(self) -> dict[str, Any]:
+        """JSON-able state that lets another process (an xdist worker) attach."""
+        return {}
+
+    # --- where things are ----------------------------------------------------------
+    @abc.abstractmethod
+    def endpoint(self, service: str) -> Endpoint:
+        """Host-reachable endpoint of a catalog service (raise TargetError if unknown)."""
+
+    @abc.abstractmethod
+    def deployed(self, service: str) -> bool:
+        """Whether this target deploys the service at all (optional services may not)."""
+
+    def not_deployed_reason(self, service: str) -> str:
+        return f"{service} is not deployed on target {self.name}"
+
+    @abc.abstractmethod
+    def credentials(self) -> Credentials:
+        """Dev credentials for the services of this target."""
+
+    @abc.abstractmethod
+    def run_inside(self, checks: list[InsideCheck]) -> list[InsideResult]:
+        """Run checks from inside the service network; one result per check."""
+
+    def inside_unsupported_reason(self) -> str | None:
+        """Why this target cannot probe from inside its network (None: it can)."""
+        return None
+
+    def describe(self) -> str:
+        """One line for the pytest report header."""
+        eps = ", ".join(
+            f"{s}={self.endpoint(s).host}:{self.endpoint(s).port}"
+            for s in self.catalog.services
+            if self.deployed(s)
+        )
+        return f"target: {self.name} ({eps})"
+
+    # --- helpers shared by every target --------------------------------------------
+    def reachable_url(self, url: str) -> str:
+        """Rewrite a catalog URL (contract DNS name) to the host-reachable endpoint."""
+        parts = urlsplit(url)
+        svc, _ = self.catalog.split_url(url)
+        ep = self.endpoint(svc.name)
+        return urlunsplit((parts.scheme, f"{ep.host}:{ep.port}", parts.path, parts.query, ""))
+
+    def inside_checks(self, services: list[str] | None = None) -> list[InsideCheck]:
+        """The DNS/ports checks for the catalog's deployed services."""
+        checks = []
+        for svc in self.catalog.services.values():
+            if services is not None and svc.name not in services:
+                continue
+            if not self.deployed(svc.name):
+                continue
+            path = str(svc.health.get("path", "")) if svc.protocol == "http" else ""
+            checks.append(InsideCheck(svc.name, svc.dns_name, svc.port, svc.protocol, path))
+        return checks
+
+
+def encode_checks(checks: list[InsideCheck]) -> str:
+    return json.dumps([asdict(c) for c in checks])
+
+
+def decode_results(stdout: str, checks: list[InsideCheck]) -> list[InsideResult]:
+    """Parse the inside probe's JSON output; a missing result is a failed check."""
+    got: dict[str, InsideResult] = {}
+    for line in stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        got[str(item["service"])] = InsideResult(
+            service=str(item["service"]),
+            ok=bool(item["ok"]),
+            detail=str(item.get("detail", "")),
+            addresses=tuple(item.get("addresses", ())),
+        )
+    return [
+        got.get(c.service, InsideResult(c.service, False, "inside probe returned no result"))
+        for c in checks
+    ]

@@ -1,0 +1,171 @@
+"""Target `kind`: the Helm release in namespace soma-infra of a Kind cluster.
+
+Endpoints come from `kubectl port-forward svc/<name>` (one per service, local port
+chosen by kubectl); in-network probes run in a short-lived pod that carries every
+`soma.io/client-<svc>` label, so the chart's NetworkPolicies let it in, and a
+`restricted` security context, so PodSecurity admits it.
+
+Verified here: command construction and output parsing (unit tests). Not verified: a
+live run, since no Kind cluster can run on the machines this was built on.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from conformance.errors import TargetError
+from conformance.probes import inside as inside_probe
+from conformance.targets.base import (
+    Credentials,
+    Endpoint,
+    InsideCheck,
+    InsideResult,
+    Target,
+    decode_results,
+    encode_checks,
+)
+from conformance.targets.compose import run
+
+FORWARD_RE = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
+CREDENTIALS_SECRET = "soma-infra-dev-credentials"
+PORT_FORWARD_TIMEOUT_S = 15.0
+
+
+def kubectl(context: str, namespace: str, *args: str) -> list[str]:
+    return ["kubectl", "--context", context, "--namespace", namespace, *args]
+
+
+def port_forward_cmd(context: str, namespace: str, service: str, port: int) -> list[str]:
+    return kubectl(context, namespace, "port-forward", f"svc/{service}", f":{port}",
+                   "--address", "127.0.0.1")
+
+
+def parse_forward_line(line: str) -> int | None:
+    """Local port from kubectl's 'Forwarding from 127.0.0.1:PORT -> REMOTE' line."""
+    match = FORWARD_RE.search(line)
+    return int(match.group(1)) if match else None
+
+
+def probe_pod_overrides(pod: str, image: str, services: list[str], script: str, checks: str) -> dict[str, Any]:
+    """Pod spec for the inside probe: restricted-compliant, labelled as a client of all."""
+    labels = {"app.kubernetes.io/name": "soma-conformance-probe"}
+    labels.update({f"soma.io/client-{s}": "true" for s in services})
+    return {
+        "apiVersion": "v1",
+        "metadata": {"name": pod, "labels": labels},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 65534,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "probe",
+                "image": image,
+                "command": ["python3", "-c", script, checks],
+                "securityContext": {"allowPrivilegeEscalation": False,
+                                    "readOnlyRootFilesystem": True,
+                                    "capabilities": {"drop": ["ALL"]}},
+                "resources": {"limits": {"cpu": "100m", "memory": "64Mi"},
+                              "requests": {"cpu": "10m", "memory": "32Mi"}},
+            }],
+        },
+    }
+
+
+def probe_run_cmd(context: str, namespace: str, pod: str, image: str, overrides: dict[str, Any]) -> list[str]:
+    return kubectl(context, namespace, "run", pod, "--rm", "--attach", "--quiet",
+                   "--restart=Never", f"--image={image}", "--pod-running-timeout=60s",
+                   f"--overrides={json.dumps(overrides)}")
+
+
+def decode_secret(doc: dict[str, Any]) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in doc.get("data", {}).items()}
+
+
+class KindTarget(Target):
+    name = "kind"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.context = self.options.kube_context
+        self.namespace = self.options.namespace
+        self._forwards: dict[str, tuple[subprocess.Popen[str], int]] = {}
+        self._services: set[str] | None = None
+
+    def _kubectl(self, *args: str, timeout: float = 30) -> str:
+        return run(kubectl(self.context, self.namespace, *args), timeout,
+                   f"kubectl ({self.context}/{self.namespace})")
+
+    def setup(self) -> None:
+        out = self._kubectl("get", "services", "-o", "json")
+        self._services = {item["metadata"]["name"] for item in json.loads(out).get("items", [])}
+
+    def teardown(self) -> None:
+        for proc, _ in self._forwards.values():
+            proc.terminate()
+        for proc, _ in self._forwards.values():
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self._forwards.clear()
+
+    def deployed(self, service: str) -> bool:
+        if self._services is None:
+            self.setup()
+        return service in (self._services or set()) or self.catalog.service(service).required
+
+    def endpoint(self, service: str) -> Endpoint:
+        if service not in self._forwards:
+            port = self.catalog.service(service).port
+            proc = subprocess.Popen(port_forward_cmd(self.context, self.namespace, service, port),
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            local = self._await_forward(proc, service)
+            self._forwards[service] = (proc, local)
+        return Endpoint(service, "127.0.0.1", self._forwards[service][1])
+
+    def _await_forward(self, proc: subprocess.Popen[str], service: str) -> int:
+        import selectors
+        import time
+
+        assert proc.stdout is not None
+        deadline = time.monotonic() + PORT_FORWARD_TIMEOUT_S
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                break
+            line = proc.stdout.readline()
+            if not line:
+                break
+            port = parse_forward_line(line)
+            if port is not None:
+                return port
+        proc.kill()
+        raise TargetError(f"{service}: kubectl port-forward did not start within "
+                          f"{PORT_FORWARD_TIMEOUT_S:.0f}s")
+
+    def credentials(self) -> Credentials:
+        data = decode_secret(json.loads(self._kubectl("get", "secret", CREDENTIALS_SECRET, "-o", "json")))
+        return Credentials(
+            postgres_user=data.get("POSTGRES_USER", "postgres"),
+            postgres_password=data.get("POSTGRES_PASSWORD", ""),
+            postgres_db=data.get("POSTGRES_DB", "postgres"),
+            redis_password=data.get("REDIS_PASSWORD", ""),
+            vault_token=data.get("VAULT_DEV_ROOT_TOKEN", ""),
+        )
+
+    def run_inside(self, checks: list[InsideCheck]) -> list[InsideResult]:
+        pod = f"soma-probe-{secrets.token_hex(3)}"
+        script = Path(inside_probe.__file__).read_text(encoding="utf-8")
+        overrides = probe_pod_overrides(pod, self.options.probe_image,
+                                        sorted(self.catalog.services), script, encode_checks(checks))
+        out = run(probe_run_cmd(self.context, self.namespace, pod, self.options.probe_image, overrides),
+                  120, f"inside probe pod in {self.namespace}")
+        return decode_results(out, checks)

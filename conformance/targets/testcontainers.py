@@ -1,0 +1,119 @@
+"""Target `testcontainers`: an ephemeral copy of the compose stack for one test session.
+
+It does not redefine the stack: testcontainers' Compose support runs the very same
+compose file, under an isolated project name (so its own network and volumes) and with
+freshly chosen free host ports. It is torn down at the end of the session, on SIGINT or
+SIGTERM, and at interpreter exit, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import signal
+import socket
+import tempfile
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from conformance.errors import TargetError
+from conformance.targets.compose import ComposeTarget
+
+PORT_VARS = {
+    "postgres": "POSTGRES_HOST_PORT", "kafka": "KAFKA_HOST_PORT", "redis": "REDIS_HOST_PORT",
+    "opa": "OPA_HOST_PORT", "vault": "VAULT_HOST_PORT", "prometheus": "PROMETHEUS_HOST_PORT",
+    "grafana": "GRAFANA_HOST_PORT", "etcd": "ETCD_HOST_PORT", "openfga": "OPENFGA_HOST_PORT",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class TestcontainersTarget(ComposeTarget):
+    name = "testcontainers"
+    __test__ = False  # not a pytest test class despite the name
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._compose: Any = None
+        self._override: Path | None = None
+        state = self.options.attach_state
+        if state:  # an xdist worker attaching to the controller's stack
+            self.project = state["project"]
+            self.env_files = list(state["env_files"])
+
+    def _write_override(self) -> None:
+        self.project = f"soma-tc-{secrets.token_hex(4)}"
+        lines = [f"COMPOSE_PROJECT_NAME={self.project}"]
+        lines += [f"{var}={free_port()}" for var in PORT_VARS.values()]
+        fd, name = tempfile.mkstemp(prefix=f"{self.project}-", suffix=".env")
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+        self._override = Path(name)
+        self.env_files = [*self.env_files, name]
+
+    def setup(self) -> None:
+        if self.options.attach_state:
+            self.config()
+            return
+        try:
+            from testcontainers.compose import DockerCompose
+        except ImportError as exc:
+            raise TargetError(f"testcontainers is not installed: {exc}") from None
+        os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # no registry for ryuk
+        self._write_override()
+        compose_path = Path(self.compose_file)
+        self._compose = DockerCompose(
+            context=str(compose_path.parent),
+            compose_file_name=compose_path.name,
+            env_file=self.env_files,
+            wait=True,
+        )
+        self._install_cleanup()
+        try:
+            self._compose.start()
+        except Exception as exc:
+            self.teardown()
+            stderr = getattr(exc, "stderr", b"") or b""
+            last = stderr.decode(errors="replace").strip().splitlines()[-1:] or [str(exc)]
+            raise TargetError(f"testcontainers compose up of {self.project}: {last[0]}") from None
+        self._config = None
+        self.config()
+
+    def _install_cleanup(self) -> None:
+        atexit.register(self.teardown)
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous = signal.getsignal(signum)
+
+            def handler(sig: int, frame: FrameType | None, previous: Any = previous) -> None:
+                self.teardown()
+                if callable(previous):
+                    previous(sig, frame)
+                raise SystemExit(128 + sig)
+
+            signal.signal(signum, handler)
+
+    def teardown(self) -> None:
+        compose, self._compose = self._compose, None
+        if compose is not None and not self.options.keep:
+            try:
+                compose.stop(down=True)  # down --volumes: containers, network, volumes
+            except Exception:  # noqa: BLE001 - fall back to a plain down
+                self._config = None
+                try:
+                    from conformance.targets.compose import run
+                    run([*self.compose_cmd(), "down", "-v", "--remove-orphans"], 300,
+                        f"compose down of {self.project}")
+                except TargetError:
+                    pass
+        if self._override is not None and not self.options.keep:
+            self._override.unlink(missing_ok=True)
+            self._override = None
+
+    def attach_state(self) -> dict[str, Any]:
+        return {**super().attach_state(), "project": self.project, "env_files": self.env_files}

@@ -1,0 +1,7 @@
+# The compose stack's own tests: health of every service and persistence across restart.
+.PHONY: test-stack
+TEST_STEPS += test-stack
+
+test-stack: deps docker env bundle ## stack from a clean state: healthy, data survives a restart
+	@bash infra/scripts/build-images.sh
+	@$(PYTEST) tests/stack -q
