@@ -40,7 +40,8 @@ build_one() {
       go mod tidy >/dev/null
       go build -trimpath -ldflags="-s -w" -o "$bin/$name" .
     else
-      go get "$mod" >/dev/null
+      # get the package (not only the module) so go.sum covers its whole import graph
+      go get "$pkg@${mod#*@}" >/dev/null
       go build -trimpath -ldflags="-s -w" -o "$bin/$name" "$pkg"
     fi
   )
