@@ -60,6 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # client libraries' own deprecation noise is not a contract result
     for module in ("etcd3", "kafka", "google.protobuf", "hvac", "testcontainers"):
         config.addinivalue_line("filterwarnings", f"ignore::DeprecationWarning:{module}")
+    config.addinivalue_line("filterwarnings", "ignore:open_text is deprecated:DeprecationWarning")
 
     name = target_name(config)
     if name not in TARGET_NAMES:

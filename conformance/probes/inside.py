@@ -26,12 +26,30 @@ def _recv_exact(sock, n):
 
 
 def check_postgres(sock, _check):
-    # SSLRequest: length 8, code 80877103; a Postgres server answers 'S' or 'N'
+    # SSLRequest (length 8, code 80877103): a Postgres server answers exactly one byte,
+    # 'S' or 'N', and nothing more. After 'N' a StartupMessage must get an
+    # Authentication ('R') or Error ('E') message back -- a banner that merely starts
+    # with 'S' (SSH!) does not pass.
     sock.sendall(struct.pack("!ii", 8, 80877103))
     answer = _recv_exact(sock, 1)
     if answer not in (b"S", b"N"):
         raise ValueError("answered SSLRequest with %r, not S/N" % answer)
-    return "SSLRequest answered %r" % answer.decode()
+    sock.settimeout(0.3)
+    try:
+        extra = sock.recv(64)
+    except socket.timeout:
+        extra = b""
+    sock.settimeout(TIMEOUT)
+    if extra:
+        raise ValueError("SSLRequest answer %r was followed by %r: not Postgres" % (answer, extra[:20]))
+    if answer == b"S":
+        return "SSLRequest answered 'S' (TLS offered)"
+    params = b"user\0soma-inside-probe\0database\0postgres\0\0"
+    sock.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)  # protocol 3.0
+    kind, length = struct.unpack("!ci", _recv_exact(sock, 5))
+    if kind not in (b"R", b"E") or not 8 <= length < 1 << 16:
+        raise ValueError("StartupMessage answered %r (length %d), not Authentication/Error" % (kind, length))
+    return "SSLRequest answered 'N'; StartupMessage answered %r" % kind.decode()
 
 
 def check_redis(sock, _check):

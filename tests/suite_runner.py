@@ -1,0 +1,43 @@
+"""Run the contract suite in a subprocess and read its JUnit XML: the tests of the
+suite's behaviour (failure isolation, usage errors, targets) observe it from outside,
+exactly as a user or CI would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class SuiteRun:
+    returncode: int
+    seconds: float
+    stdout: str
+    stderr: str
+    outcomes: dict[str, str] = field(default_factory=dict)   # test name -> passed/failed/skipped/error
+    messages: dict[str, str] = field(default_factory=dict)   # test name -> failure message
+
+
+def run_suite(args: list[str], tmp: Path, timeout: float = 600) -> SuiteRun:
+    junit = tmp / "junit.xml"
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-p", "no:cacheprovider",
+           "-q", f"--junitxml={junit}", "--report-dir", str(tmp / "reports"), *args]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp, check=False)
+    run = SuiteRun(proc.returncode, time.monotonic() - t0, proc.stdout, proc.stderr)
+    if junit.exists():
+        for case in ET.parse(junit).getroot().iter("testcase"):
+            name = f"{case.get('classname')}::{case.get('name')}"
+            outcome, message = "passed", ""
+            for tag in ("failure", "error", "skipped"):
+                node = case.find(tag)
+                if node is not None:
+                    outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
+                    message = node.get("message", "")
+            run.outcomes[name] = outcome
+            run.messages[name] = message
+    return run
