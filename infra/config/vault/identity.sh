@@ -1,0 +1,73 @@
+#!/bin/sh
+# The dev identity issuer (OpenBao/Vault OIDC identity tokens), sourced by bootstrap.sh.
+# Idempotent: every call converges to the same state, so it runs after every start of the
+# in-memory dev server (compose one-shot service, Helm Job). POSIX sh + `bao` only.
+#
+# What it sets up (docs/infra/IDENTITY.md explains the contract):
+#   - issuer base URL: tokens carry iss = $SOMA_ID_ISSUER_BASE/v1/identity/oidc, which
+#     must equal identity.issuer in conformance/catalog.yaml;
+#   - named RS256 signing key $SOMA_ID_KEY with a rotation period and verification TTL;
+#     keys are only ever rotated, never deleted (old ones stay published until they expire);
+#   - one OIDC role per calling service, soma-<service>, client_id (= token `aud`) fixed to
+#     $SOMA_ID_AUDIENCE (catalog identity.audience); claims `service`/`tenant` come from the
+#     entity's metadata, never from the caller;
+#   - one entity per dev identity <service>.<tenant>, with an AppRole login bound to it.
+#     No static secret exists: a holder of a privileged token issues a short-lived,
+#     single-use secret_id per login (the suite does this with the dev root token).
+set -eu
+
+SOMA_ID_ISSUER_BASE=${SOMA_ID_ISSUER_BASE:-http://vault.soma-infra.svc.cluster.local:8200}
+SOMA_ID_AUDIENCE=${SOMA_ID_AUDIENCE:-soma}
+SOMA_ID_KEY=${SOMA_ID_KEY:-soma-dev}
+SOMA_ID_ROTATION_PERIOD=${SOMA_ID_ROTATION_PERIOD:-24h}
+SOMA_ID_VERIFICATION_TTL=${SOMA_ID_VERIFICATION_TTL:-2h}
+SOMA_ID_TOKEN_TTL=${SOMA_ID_TOKEN_TTL:-15m}
+SOMA_ID_SERVICES=${SOMA_ID_SERVICES:-gateway orders billing reports}
+SOMA_ID_TENANTS=${SOMA_ID_TENANTS:-tenant-a tenant-b}
+SOMA_ID_APPROLE_PATH=${SOMA_ID_APPROLE_PATH:-approle}
+
+q() { bao "$@" >/dev/null; }
+
+# issuer: the contract DNS name, not whatever address the server happens to listen on
+q write identity/oidc/config issuer="$SOMA_ID_ISSUER_BASE"
+
+q write "identity/oidc/key/$SOMA_ID_KEY" algorithm=RS256 \
+  rotation_period="$SOMA_ID_ROTATION_PERIOD" verification_ttl="$SOMA_ID_VERIFICATION_TTL" \
+  allowed_client_ids="$SOMA_ID_AUDIENCE"
+
+if ! bao read "sys/auth/$SOMA_ID_APPROLE_PATH" >/dev/null 2>&1; then
+  q auth enable -path="$SOMA_ID_APPROLE_PATH" -description="soma dev service identities" approle
+fi
+accessor=$(bao read -field=accessor "sys/auth/$SOMA_ID_APPROLE_PATH")
+
+for svc in $SOMA_ID_SERVICES; do
+  # Claims come from the entity; the role only fixes audience, key and lifetime.
+  q write "identity/oidc/role/soma-$svc" key="$SOMA_ID_KEY" ttl="$SOMA_ID_TOKEN_TTL" \
+    client_id="$SOMA_ID_AUDIENCE" \
+    template='{"service": {{identity.entity.metadata.service}}, "tenant": {{identity.entity.metadata.tenant}}}'
+  # an identity of service X may mint only X's tokens
+  printf 'path "identity/oidc/token/soma-%s" {\n  capabilities = ["read"]\n}\n' "$svc" |
+    q policy write "soma-identity-$svc" -
+  for tenant in $SOMA_ID_TENANTS; do
+    name="$svc.$tenant"
+    role_id="soma.$name"
+    q write "auth/$SOMA_ID_APPROLE_PATH/role/$name" token_policies="soma-identity-$svc" \
+      token_ttl=5m token_max_ttl=10m token_num_uses=0 secret_id_ttl=10m secret_id_num_uses=1
+    q write "auth/$SOMA_ID_APPROLE_PATH/role/$name/role-id" role_id="$role_id"
+    q write "identity/entity/name/$name" metadata="service=$svc" metadata="tenant=$tenant"
+    entity=$(bao read -field=id "identity/entity/name/$name")
+    # the AppRole alias name is the role_id; bind it to this entity exactly once
+    current=$(bao write -field=id identity/lookup/entity alias_name="$role_id" \
+      alias_mount_accessor="$accessor" 2>/dev/null || true)
+    case "$current" in *" "* | *"
+"*) current="" ;; esac  # no match: bao prints a sentence, not an id
+    if [ "$current" != "$entity" ]; then
+      # an entity auto-created by a login before this ran holds the alias: drop it
+      [ -z "$current" ] || q delete "identity/entity/id/$current"
+      q write identity/entity-alias name="$role_id" canonical_id="$entity" \
+        mount_accessor="$accessor"
+    fi
+  done
+done
+echo "identity: issuer $SOMA_ID_ISSUER_BASE/v1/identity/oidc, key $SOMA_ID_KEY," \
+  "audience $SOMA_ID_AUDIENCE, identities: services [$SOMA_ID_SERVICES] x tenants [$SOMA_ID_TENANTS]"
