@@ -1,0 +1,10 @@
+# The runtime authorization policy (policies/bundle): strict compile, formatting, unit
+# tests with an exact 100% coverage gate; and the decision-latency measurement.
+.PHONY: test-policy bench-policy
+TEST_STEPS += test-policy
+
+test-policy: ## OPA policy: check --strict, fmt clean, opa test with exactly 100% coverage
+	@bash infra/scripts/policy-test.sh
+
+bench-policy: deps ## p50/p99 of 2,000 sequential decisions against the live OPA (a measurement)
+	@$(PYTHON) -m conformance.bench.policy_latency

@@ -1,0 +1,88 @@
+# Caller identity, verified inside OPA
+#   The caller's JWT is verified against the issuer's JWKS (http.send with a bounded
+#   timeout and a forced cache; an unknown kid triggers one rate-limited refresh, so key
+#   rotation works), with iss, aud, exp/nbf, algorithm and required claims checked.
+#   Claims are never taken on trust: every other rule reads them from `claims`.
+package soma
+
+_id := cfg.identity
+
+_token_header := io.jwt.decode(input.identity.token)[0] if well_formed
+
+_fetch_jwks(mode, seconds) := resp.body if {
+	resp := http.send({
+		"method": "GET",
+		"url": _id.jwks_url,
+		"headers": {"x-soma-jwks-fetch": mode},
+		"timeout": _id.jwks_timeout,
+		"raise_error": false,
+		"force_cache": true,
+		"force_cache_duration_seconds": seconds,
+	})
+	resp.status_code == 200
+	is_array(resp.body.keys)
+}
+
+_jwks_cached := _fetch_jwks("cached", _id.jwks_cache_seconds)
+
+# The cached key set when it knows the token's kid, else one refresh (own cache entry
+# with a short lifetime: at most one fetch per refresh period, whatever kids arrive).
+jwks := _jwks_cached if {
+	some key in _jwks_cached.keys
+	key.kid == _token_header.kid
+} else := _fetch_jwks("refresh", _id.jwks_refresh_seconds)
+
+_verified_payload := payload if {
+	_token_header.alg in _id.algorithms
+	[valid, _, payload] := io.jwt.decode_verify(input.identity.token, {
+		"cert": json.marshal(jwks),
+		"iss": _id.issuer,
+		"aud": _id.audience,
+		"time": time.now_ns(),
+	})
+	valid
+}
+
+# The verified claims with everything the policy needs present and typed.
+claims := _verified_payload if {
+	every name in _id.required_claims {
+		name in object.keys(_verified_payload)
+	}
+	is_string(_verified_payload.service)
+	is_string(_verified_payload.tenant)
+}
+
+deny_reasons contains "token_invalid: not a decodable JWT" if {
+	well_formed
+	not _token_header
+}
+
+deny_reasons contains sprintf("token_invalid: algorithm %v is not accepted", [_token_header.alg]) if {
+	not _token_header.alg in _id.algorithms
+}
+
+deny_reasons contains "token_invalid: signing keys unavailable (JWKS fetch failed)" if {
+	_token_header.alg in _id.algorithms
+	not jwks
+}
+
+deny_reasons contains "token_invalid: signature, issuer, audience or validity period rejected" if {
+	_token_header.alg in _id.algorithms
+	jwks
+	not _verified_payload
+}
+
+deny_reasons contains sprintf("token_invalid: required claim %s is missing", [name]) if {
+	some name in _id.required_claims
+	not name in object.keys(_verified_payload)
+}
+
+deny_reasons contains "token_invalid: claims service and tenant must be strings" if {
+	_verified_payload
+	not _typed_claims
+}
+
+_typed_claims if {
+	is_string(_verified_payload.service)
+	is_string(_verified_payload.tenant)
+}
