@@ -19,7 +19,7 @@ TEST_STEPS  :=
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help deps docker images bundle env up down status logs conformance test test-unit test-suite lint
+.PHONY: help deps docker images bundle env up down status logs conformance test test-unit test-suite lint measure
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -69,3 +69,6 @@ test-suite: deps up ## the contract suite against the real compose stack
 	@$(PYTEST) --pyargs conformance --target=compose -q --report-dir $(REPORT_DIR)
 
 test: lint test-unit $(TEST_STEPS) test-suite ## all set-up, then every check of the project
+
+measure: ## print warm start time, memory (and `make measure COLD=1`: cold image build time)
+	@bash infra/scripts/measure.sh $(if $(COLD),cold,)

@@ -5,6 +5,7 @@
 # The classic builder is used: Debian's engine has no buildx. Each image is labelled with a hash of its inputs and skipped when that hash is built;
 # Docker's layer cache makes a changed image cheap to rebuild.
 # Usage: build-images.sh [name ...]   (default: all)
+# Env: SOMA_IMAGE_PREFIX (default soma-infra), SOMA_BUILD_NO_CACHE=1 for a cold build.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -70,7 +71,7 @@ build() {
   fi
   echo "build-images: building $tag"
   local t0=$SECONDS
-  DOCKER_BUILDKIT=0 docker build -q --label "soma.build-hash=$hash" -t "$tag" "$ctx" >/dev/null \
+  DOCKER_BUILDKIT=0 docker build -q ${SOMA_BUILD_NO_CACHE:+--no-cache} --label "soma.build-hash=$hash" -t "$tag" "$ctx" >/dev/null \
     || { echo "build-images: $tag failed" >&2; return 1; }
   echo "build-images: built $tag in $((SECONDS - t0))s"
 }

@@ -20,7 +20,8 @@ def test_stopped_service_fails_only_its_own_contracts(fresh_stack: Testcontainer
         args += [f"--env-file={f}" for f in fresh_stack.env_files]
         run = run_suite(args, tmp_path)
     finally:
-        subprocess.run([*compose, "start", STOPPED], check=True, capture_output=True, timeout=120)
+        # back to healthy before any other test uses the stack
+        subprocess.run([*compose, "up", "-d", "--wait", STOPPED], check=True, capture_output=True, timeout=120)
     failed = {name for name, outcome in run.outcomes.items() if outcome in ("failed", "error")}
     assert run.outcomes, f"no results: {run.stdout[-2000:]} {run.stderr[-2000:]}"
     assert failed, "stopping redis failed no contract at all"
