@@ -19,7 +19,7 @@ mkdir -p "$cache"
 bash "$here/base-image.sh"
 
 kafka_libs() {
-  local out="$cache/kafka-libs-$KAFKA_VERSION-jmx$JMX_EXPORTER_VERSION"
+  local out="$cache/kafka-$KAFKA_VERSION-jmx$JMX_EXPORTER_VERSION/libs"  # basename = COPY source
   if [ ! -f "$out/.complete" ]; then
     echo "build-images: resolving Kafka $KAFKA_VERSION jars from Maven Central" >&2
     rm -rf "$out"
@@ -53,26 +53,35 @@ PY
   echo "$out"
 }
 
-# stage <name> <file...>: a build context = the image folder plus prebuilt artefacts
-stage() {
+# inputs_hash <name> <artefact...>: the image folder's contents plus each prebuilt
+# artefact's path, size and mtime -- cheap enough to run on every `make up`.
+inputs_hash() {
   local name=$1; shift
+  {
+    (cd "$images/$name" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+    local f; for f in "$@"; do find "$f" -type f -printf '%P %s %T@\n' 2>/dev/null | sort; echo "$f"; done
+  } | sha256sum | cut -c1-16
+}
+
+# build <name> <artefact...>: stage a context (image folder + artefacts) only when the
+# image is missing or its inputs changed; directories are copied as <basename>/.
+build() {
+  local name=$1; shift
+  local tag="$prefix/$name:local" hash
+  hash=$(inputs_hash "$name" "$@")
+  if [ -z "${SOMA_BUILD_NO_CACHE:-}" ] && \
+     [ "$(docker image inspect -f '{{index .Config.Labels "soma.build-hash"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
+    echo "build-images: $tag up to date"; return 0
+  fi
   local ctx="$cache/ctx/$name"
   rm -rf "$ctx"; mkdir -p "$ctx"
   cp -a "$images/$name/." "$ctx/"
   local f; for f in "$@"; do cp -a "$f" "$ctx/"; done
-  echo "$ctx"
-}
-
-build() {
-  local name=$1 ctx=$2 tag="$prefix/$1:local"
-  local hash; hash=$( (cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum; ls "$ctx") | sha256sum | cut -c1-16)
-  if [ "$(docker image inspect -f '{{index .Config.Labels "soma.build-hash"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
-    echo "build-images: $tag up to date"; return 0
-  fi
   echo "build-images: building $tag"
   local t0=$SECONDS
-  DOCKER_BUILDKIT=0 docker build -q ${SOMA_BUILD_NO_CACHE:+--no-cache} --label "soma.build-hash=$hash" -t "$tag" "$ctx" >/dev/null \
-    || { echo "build-images: $tag failed" >&2; return 1; }
+  DOCKER_BUILDKIT=0 docker build -q ${SOMA_BUILD_NO_CACHE:+--no-cache} --label "soma.build-hash=$hash" \
+    -t "$tag" "$ctx" >/dev/null || { echo "build-images: $tag failed" >&2; return 1; }
+  rm -rf "$ctx"
   echo "build-images: built $tag in $((SECONDS - t0))s"
 }
 
@@ -80,10 +89,10 @@ want=("$@")
 [ ${#want[@]} -gt 0 ] || want=(postgres redis kafka opa vault prometheus postgres-exporter redis-exporter etcd probe)
 for name in "${want[@]}"; do
   case "$name" in
-    opa)   bash "$here/go-tools.sh" opa; build opa "$(stage opa "$cache/bin/opa")" ;;
-    etcd)  bash "$here/go-tools.sh" etcd etcdctl; build etcd "$(stage etcd "$cache/bin/etcd" "$cache/bin/etcdctl")" ;;
-    vault) build vault "$(stage vault "$(bao_binary)")" ;;
-    kafka) libs=$(kafka_libs); ctx=$(stage kafka); cp -a "$libs" "$ctx/libs"; build kafka "$ctx" ;;
-    *)     build "$name" "$(stage "$name")" ;;
+    opa)   bash "$here/go-tools.sh" opa; build opa "$cache/bin/opa" ;;
+    etcd)  bash "$here/go-tools.sh" etcd etcdctl; build etcd "$cache/bin/etcd" "$cache/bin/etcdctl" ;;
+    vault) build vault "$(bao_binary)" ;;
+    kafka) build kafka "$(kafka_libs)" ;;
+    *)     build "$name" ;;
   esac
 done

@@ -21,11 +21,11 @@ trap cleanup EXIT
 
 make --no-print-directory -s env bundle images >/dev/null
 t0=$EPOCHREALTIME
-make --no-print-directory -s up >/dev/null
+make --no-print-directory -s up >/dev/null 2>&1
 t1=$EPOCHREALTIME
 printf 'warm start (make up, images built, no containers) -> all healthy: %.1f s\n' "$(elapsed "$t0" "$t1")"
 t0=$EPOCHREALTIME
-make --no-print-directory -s up >/dev/null
+make --no-print-directory -s up >/dev/null 2>&1
 t1=$EPOCHREALTIME
 printf 'second make up on the running stack (idempotent): %.1f s\n' "$(elapsed "$t0" "$t1")"
 sleep 20  # let JVM and caches settle before reading memory
@@ -37,7 +37,8 @@ for line in sys.stdin:
     name, usage = line.split(" ", 1)
     m = re.match(r"([\d.]+)(\w+)", usage.strip())
     total += float(m.group(1)) * units[m.group(2)]
-    print(f"  {name:<40} {usage.split(\" / \")[0].strip()}")
+    used = usage.split("/")[0].strip()
+    print(f"  {name:<40} {used}")
 print(f"stack memory (docker stats --no-stream, sum): {total / 1024**3:.2f} GiB")'
 
 if [ "${1:-}" = cold ]; then
