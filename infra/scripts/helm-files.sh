@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Sync the files the Helm chart loads with .Files into infra/helm/soma-infra/files/
+# (gitignored): Helm only sees files inside the chart directory, and the chart must use
+# the very files compose mounts, never hand-made copies. Run before helm lint, template,
+# package or install (the make targets do). Sources:
+#   infra/config/{prometheus,grafana,kafka/jmx-exporter.yml,opa/opa.yaml,vault}
+#   build/opa/soma.tar.gz           (infra/scripts/opa-bundle.sh; built here if missing)
+#   conformance/catalog.yaml        (NOTES.txt lists the published contracts from it)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+chart="$root/infra/helm/soma-infra"
+dest="$chart/files"
+[ -f "$root/build/opa/soma.tar.gz" ] || bash "$here/opa-bundle.sh" >&2
+tmp=$(mktemp -d "$chart/.files.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/config/kafka" "$tmp/config/opa" "$tmp/opa"
+mkdir -p "$tmp/config/prometheus"
+cp "$root/infra/config/prometheus/prometheus.yml" "$tmp/config/prometheus/"
+cp -R "$root/infra/config/prometheus/rules" "$tmp/config/prometheus/rules"   # not tests/
+[ -d "$root/infra/config/grafana" ] && cp -R "$root/infra/config/grafana" "$tmp/config/grafana"
+cp -R "$root/infra/config/vault" "$tmp/config/vault"
+cp "$root/infra/config/kafka/jmx-exporter.yml" "$tmp/config/kafka/"
+cp "$root/infra/config/opa/opa.yaml" "$tmp/config/opa/"
+cp "$root/build/opa/soma.tar.gz" "$tmp/opa/soma.tar.gz"
+cp "$root/conformance/catalog.yaml" "$tmp/catalog.yaml"
+rm -rf "$dest"
+mv "$tmp" "$dest"
+trap - EXIT
+echo "helm-files: $(find "$dest" -type f | wc -l) files synced into ${dest#"$root"/}"

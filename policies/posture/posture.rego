@@ -1,0 +1,316 @@
+# Security posture of the soma-infra Helm chart, evaluated by OPA against the rendered
+# manifests of one overlay (infra/scripts/helm-check.sh; tests in posture_test.rego).
+#
+# input:
+#   overlay:  "dev" | "staging" | "prod"
+#   namespace: "soma-infra"
+#   catalog_services: {"postgres": 5432, ...}   (conformance/catalog.yaml, enabled ones)
+#   objects:  [ every rendered Kubernetes object ]
+#
+# data.soma.posture.deny is the set of violations (empty = compliant).
+package soma.posture
+
+import rego.v1
+
+workload_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+
+long_running_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
+
+cluster_scoped_kinds := {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass"}
+
+# the services whose data must survive a restart (seed: PVCs for the stateful services)
+stateful_services := {"postgres", "kafka", "redis", "etcd", "prometheus", "grafana"}
+
+dev_secret := "soma-infra-dev-credentials"
+
+label_enforce := "pod-security.kubernetes.io/enforce"
+
+id(obj) := sprintf("%s/%s", [obj.kind, obj.metadata.name])
+
+# ---- pod templates -------------------------------------------------------------------
+
+pods contains [id(obj), obj.kind, obj.spec.template.spec] if {
+	some obj in input.objects
+	obj.kind in workload_kinds
+}
+
+pods contains [id(obj), obj.kind, obj.spec] if {
+	some obj in input.objects
+	obj.kind == "Pod"
+}
+
+pods contains [id(obj), obj.kind, obj.spec.jobTemplate.spec.template.spec] if {
+	some obj in input.objects
+	obj.kind == "CronJob"
+}
+
+all_containers(spec) := array.concat(
+	array.concat(object.get(spec, "containers", []), object.get(spec, "initContainers", [])),
+	object.get(spec, "ephemeralContainers", []),
+)
+
+# effective value: the container's securityContext wins over the pod's
+effective(spec, c, field) := v if {
+	v := c.securityContext[field]
+} else := v if {
+	v := spec.securityContext[field]
+}
+
+run_as_non_root(spec, c) if effective(spec, c, "runAsNonRoot") == true
+
+seccomp_runtime_default(spec, c) if effective(spec, c, "seccompProfile").type == "RuntimeDefault"
+
+deny contains msg if {
+	some [name, _, spec] in pods
+	some c in all_containers(spec)
+	not run_as_non_root(spec, c)
+	msg := sprintf("%s: container %s: runAsNonRoot must be true", [name, c.name])
+}
+
+deny contains msg if {
+	some [name, _, spec] in pods
+	some c in all_containers(spec)
+	effective(spec, c, "runAsUser") == 0
+	msg := sprintf("%s: container %s: runAsUser 0 (root)", [name, c.name])
+}
+
+deny contains msg if {
+	some [name, _, spec] in pods
+	some c in all_containers(spec)
+	not seccomp_runtime_default(spec, c)
+	msg := sprintf("%s: container %s: seccompProfile must be RuntimeDefault", [name, c.name])
+}
+
+deny contains msg if {
+	some [name, _, spec] in pods
+	some c in all_containers(spec)
+	object.get(c, ["securityContext", "allowPrivilegeEscalation"], true) != false
+	msg := sprintf("%s: container %s: allowPrivilegeEscalation must be false", [name, c.name])
+}
+
+deny contains msg if {
+	some [name, _, spec] in pods
+	some c in all_containers(spec)
+	object.get(c, ["securityContext", "readOnlyRootFilesystem"], false) != true
+	msg := sprintf("%s: container %s: readOnlyRootFilesystem must be true", [name, c.name])
+}
+
+deny contains msg if {
+	some [name, _, spec] in pods
+	some c in all_containers(spec)
+	not "ALL" in object.get(c, ["securityContext", "capabilities", "drop"], [])
+	msg := sprintf("%s: container %s: capabilities must drop ALL", [name, c.name])
+}
+
+deny contains msg if {
+	some [name, _, spec] in pods
+	some c in all_containers(spec)
+	some cap in object.get(c, ["securityContext", "capabilities", "add"], [])
+	msg := sprintf("%s: container %s: adds capability %s", [name, c.name, cap])
+}
+
+deny contains msg if {
+	some [name, _, spec] in pods
+	some c in all_containers(spec)
+	c.securityContext.privileged == true
+	msg := sprintf("%s: container %s: privileged", [name, c.name])
+}
+
+deny contains msg if {
+	some [name, _, spec] in pods
+	some field in ["hostNetwork", "hostPID", "hostIPC"]
+	spec[field] == true
+	msg := sprintf("%s: %s is not allowed", [name, field])
+}
+
+deny contains msg if {
+	some [name, _, spec] in pods
+	some v in object.get(spec, "volumes", [])
+	v.hostPath
+	msg := sprintf("%s: hostPath volume %s is not allowed", [name, v.name])
+}
+
+deny contains msg if {
+	some [name, _, spec] in pods
+	some c in all_containers(spec)
+	some p in object.get(c, "ports", [])
+	p.hostPort
+	msg := sprintf("%s: container %s: hostPort is not allowed", [name, c.name])
+}
+
+deny contains msg if {
+	some [name, _, spec] in pods
+	object.get(spec, "automountServiceAccountToken", true) != false
+	msg := sprintf("%s: automountServiceAccountToken must be false (no API access needed)", [name])
+}
+
+# requests and limits for cpu and memory on every container
+deny contains msg if {
+	some [name, _, spec] in pods
+	some c in object.get(spec, "containers", [])
+	some kind in ["requests", "limits"]
+	some res in ["cpu", "memory"]
+	not c.resources[kind][res]
+	msg := sprintf("%s: container %s: resources.%s.%s missing", [name, c.name, kind, res])
+}
+
+# liveness and readiness probes on long-running workloads
+deny contains msg if {
+	some [name, kind, spec] in pods
+	kind in long_running_kinds
+	some c in object.get(spec, "containers", [])
+	some probe in ["livenessProbe", "readinessProbe"]
+	not c[probe]
+	msg := sprintf("%s: container %s: %s missing", [name, c.name, probe])
+}
+
+# ---- persistence ---------------------------------------------------------------------
+
+deny contains msg if {
+	some obj in input.objects
+	obj.kind in workload_kinds
+	obj.metadata.name in stateful_services
+	not obj.kind == "StatefulSet"
+	msg := sprintf("%s: stateful service must be a StatefulSet with a PVC", [id(obj)])
+}
+
+deny contains msg if {
+	some obj in input.objects
+	obj.kind == "StatefulSet"
+	obj.metadata.name in stateful_services
+	count(object.get(obj.spec, "volumeClaimTemplates", [])) == 0
+	msg := sprintf("%s: no volumeClaimTemplates (PVC) for a stateful service", [id(obj)])
+}
+
+# ---- namespace -----------------------------------------------------------------------
+
+deny contains msg if {
+	not namespace_restricted
+	msg := sprintf("Namespace/%s: missing, or not labelled %s=restricted", [input.namespace, label_enforce])
+}
+
+namespace_restricted if {
+	some obj in input.objects
+	obj.kind == "Namespace"
+	obj.metadata.name == input.namespace
+	obj.metadata.labels[label_enforce] == "restricted"
+}
+
+deny contains msg if {
+	some obj in input.objects
+	obj.kind == "Namespace"
+	object.get(obj.metadata, ["labels", label_enforce], "") != "restricted"
+	msg := sprintf("%s: not labelled %s=restricted", [id(obj), label_enforce])
+}
+
+deny contains msg if {
+	some obj in input.objects
+	not obj.kind in cluster_scoped_kinds
+	object.get(obj.metadata, "namespace", "") != input.namespace
+	msg := sprintf("%s: namespace must be %s", [id(obj), input.namespace])
+}
+
+# ---- credentials ---------------------------------------------------------------------
+
+deny contains msg if {
+	input.overlay != "dev"
+	some obj in input.objects
+	obj.kind == "Secret"
+	obj.metadata.name == dev_secret
+	msg := sprintf("Secret/%s: dev credentials rendered in overlay %s", [dev_secret, input.overlay])
+}
+
+# ---- network policies ----------------------------------------------------------------
+
+netpols := [np | some np in input.objects; np.kind == "NetworkPolicy"]
+
+default_deny if {
+	some np in netpols
+	np.spec.podSelector == {}
+	"Ingress" in np.spec.policyTypes
+	"Egress" in np.spec.policyTypes
+	count(object.get(np.spec, "ingress", [])) == 0
+	count(object.get(np.spec, "egress", [])) == 0
+}
+
+deny contains "NetworkPolicy: no default-deny (podSelector {}, Ingress+Egress, no rules)" if not default_deny
+
+dns_egress if {
+	some np in netpols
+	np.spec.podSelector == {}
+	some rule in np.spec.egress
+	some p in rule.ports
+	p.port == 53
+	p.protocol == "UDP"
+}
+
+deny contains "NetworkPolicy: no DNS egress (port 53/UDP) for the namespace's pods" if not dns_egress
+
+selects(np, selector) if {
+	count(np.spec.podSelector.matchLabels) > 0
+	every k, v in np.spec.podSelector.matchLabels {
+		selector[k] == v
+	}
+}
+
+allows_ingress(np, port, from_label) if {
+	"Ingress" in np.spec.policyTypes
+	some rule in np.spec.ingress
+	some p in rule.ports
+	p.port == port
+	some peer in rule.from
+	peer.podSelector.matchLabels[from_label] == "true"
+}
+
+# every contract service: consumers carrying soma.io/client-<svc>="true" are let in
+deny contains msg if {
+	some svc in input.objects
+	svc.kind == "Service"
+	port := input.catalog_services[svc.metadata.name]
+	label := sprintf("soma.io/client-%s", [svc.metadata.name])
+	not client_allowed(svc, port, label)
+	msg := sprintf("Service/%s: no NetworkPolicy lets pods labelled %s=true reach port %d", [svc.metadata.name, label, port])
+}
+
+client_allowed(svc, port, label) if {
+	some np in netpols
+	selects(np, svc.spec.selector)
+	allows_ingress(np, port, label)
+}
+
+# every metrics port is open to the Prometheus scraper
+deny contains msg if {
+	some svc in input.objects
+	svc.kind == "Service"
+	some p in svc.spec.ports
+	p.name == "metrics"
+	not scrape_allowed(svc, p.port)
+	msg := sprintf("Service/%s: metrics port %d not open to Prometheus (soma.io/metrics-scraper)", [svc.metadata.name, p.port])
+}
+
+scrape_allowed(svc, port) if {
+	some np in netpols
+	selects(np, svc.spec.selector)
+	allows_ingress(np, port, "soma.io/metrics-scraper")
+}
+
+# every contract service in the catalog (enabled in this overlay) has its Service
+deny contains msg if {
+	some name, _ in input.catalog_services
+	not service_present(name)
+	msg := sprintf("Service/%s: contract service missing", [name])
+}
+
+service_present(name) if {
+	some svc in input.objects
+	svc.kind == "Service"
+	svc.metadata.name == name
+}
+
+deny contains msg if {
+	some svc in input.objects
+	svc.kind == "Service"
+	want := input.catalog_services[svc.metadata.name]
+	not want in [p.port | some p in svc.spec.ports]
+	msg := sprintf("Service/%s: contract port %d not exposed", [svc.metadata.name, want])
+}
