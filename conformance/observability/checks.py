@@ -1,0 +1,205 @@
+"""The observability contracts' logic, one function per promise, each returning a summary
+or raising ContractFailure with every broken item named (job, rule, dashboard + panel).
+
+Contract tests stay thin; a fault harness or the report can call these directly.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conformance.catalog import Catalog
+from conformance.observability import dashboards as dash
+from conformance.observability.promapi import Prometheus
+from conformance.probes.clients import ContractFailure
+
+MAX_LISTED = 12
+UNKNOWN_WAIT_S = 20.0  # a target just (re)discovered is "unknown" until its first scrape
+# name{matchers} in a rule expression, e.g. pg_up{job="postgres"}
+_SELECTOR = re.compile(r"(?P<name>[A-Za-z_:][\w:]*)\{(?P<matchers>[^}]*)\}")
+_JOB = re.compile(r'\bjob\s*=\s*"(?P<job>[^"]+)"')
+
+
+@dataclass
+class Summary:
+    """Numbers the lead reads off a run (printed by the contract tests)."""
+
+    ok: int = 0
+    total: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def ratio(self) -> str:
+        return f"{self.ok}/{self.total}"
+
+
+def joined(problems: list[str], limit: int = MAX_LISTED) -> str:
+    """The first `limit` problems, then how many more (a failure line stays readable)."""
+    more = len(problems) - limit
+    return "; ".join(problems[:limit]) + (f"; ... and {more} more" if more > 0 else "")
+
+
+def interval_seconds(text: str) -> int:
+    """'15s' / '1m' -> seconds (Prometheus duration, the forms the catalog uses)."""
+    m = re.fullmatch(r"(\d+)(ms|s|m|h)", text.strip())
+    if m is None:
+        raise ValueError(f"not a duration: {text!r}")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"ms": max(n // 1000, 1), "s": n, "m": n * 60, "h": n * 3600}[unit]
+
+
+def expected_jobs(catalog: Catalog, deployed: list[str]) -> dict[str, str]:
+    """metrics_job -> service, for the catalog services the target deploys."""
+    return {catalog.service(s).metrics_job: s for s in deployed}
+
+
+def targets_up(prom: Prometheus, jobs: dict[str, str], wait_s: float = UNKNOWN_WAIT_S) -> Summary:
+    """Every expected job has an active target and all of them are up; any other active
+    target that is down is named too. Waits (bounded) only while a target is `unknown`."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        active = prom.active_targets()
+        pending = [t for t in active if t.get("health") == "unknown"]
+        if not pending or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    by_job: dict[str, list[dict[str, Any]]] = {}
+    for t in active:
+        by_job.setdefault(str(t.get("labels", {}).get("job") or t.get("scrapePool")), []).append(t)
+    problems = []
+    summary = Summary(total=len(jobs))
+    for job, service in sorted(jobs.items()):
+        found = by_job.get(job, [])
+        if not found:
+            problems.append(f"job {job!r} (service {service}): no active target in Prometheus")
+            continue
+        down = [t for t in found if t.get("health") != "up"]
+        problems += [f"job {job!r} (service {service}): target {t.get('scrapeUrl')} is "
+                     f"{t.get('health')}: {t.get('lastError') or 'no error recorded'}" for t in down]
+        summary.ok += not down
+    for job, found in sorted(by_job.items()):
+        if job not in jobs:
+            problems += [f"job {job!r} (not a catalog service): target {t.get('scrapeUrl')} is "
+                         f"{t.get('health')}: {t.get('lastError')}" for t in found if t.get("health") != "up"]
+    if problems:
+        raise ContractFailure(f"{prom.ep}: targets up {summary.ratio()} expected jobs; "
+                              + joined(problems))
+    return summary
+
+
+def scrape_intervals(prom: Prometheus, want: str) -> Summary:
+    """Every active target is scraped at the contract interval (no job overrides it)."""
+    active = prom.active_targets()
+    wrong = [f"job {t.get('labels', {}).get('job')!r} ({t.get('scrapeUrl')}) every {t.get('scrapeInterval')}"
+             for t in active if str(t.get("scrapeInterval")) != want]
+    if wrong:
+        raise ContractFailure(f"{prom.ep}: contract scrape interval is {want}, but " + joined(wrong))
+    return Summary(ok=len(active), total=len(active))
+
+
+def repo_alert_names(rules_dir: Path) -> dict[str, str]:
+    """alertname -> expression, from the rule files under version control."""
+    out: dict[str, str] = {}
+    for path in sorted(rules_dir.glob("*.yml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for group in doc.get("groups") or []:
+            for rule in group.get("rules") or []:
+                if "alert" in rule:
+                    out[str(rule["alert"])] = str(rule["expr"])
+    return out
+
+
+def rule_selectors(expr: str) -> list[tuple[str, str]]:
+    """(job, `name{job="x"}`) for each `name{...job="x"...}` in a rule expression.
+
+    Only the metric name and job are kept: other matchers (code=~"5..") legitimately
+    select nothing on a healthy stack, but the metric itself must exist.
+    """
+    out = []
+    for m in _SELECTOR.finditer(expr):
+        job = _JOB.search(m.group("matchers"))
+        if job:
+            out.append((job.group("job"), f'{m.group("name")}{{job="{job.group("job")}"}}'))
+    return out
+
+
+def rules_loaded(prom: Prometheus, expected: dict[str, str], deployed_jobs: set[str]) -> Summary:
+    """Every rule under version control is loaded and healthy, and every metric it reads
+    (for a deployed job) exists, so no alert is silently unable to ever fire."""
+    live = {str(r.get("name")): r for g in prom.rule_groups() for r in g.get("rules") or []}
+    problems = [f"alert {name} is not loaded" for name in sorted(expected) if name not in live]
+    problems += [f"alert {name} is unhealthy: {r.get('lastError')}" for name, r in sorted(live.items())
+                 if r.get("health") not in ("ok", "unknown")]
+    checked: dict[str, bool] = {}
+    for name, expr in sorted(expected.items()):
+        for job, selector in rule_selectors(expr):
+            if job not in deployed_jobs:
+                continue
+            if selector not in checked:
+                checked[selector] = bool(prom.query(f"group({selector})"))
+            if not checked[selector]:
+                problems.append(f"alert {name} reads {selector}, which selects no series")
+    if problems:
+        raise ContractFailure(f"{prom.ep}: {len(live)} alerting rules loaded; " + joined(problems))
+    return Summary(ok=len(live), total=len(expected),
+                   notes=[f"{len(checked)} rule selectors checked against live series"])
+
+
+def no_alerts_firing(prom: Prometheus) -> Summary:
+    """No alerting rule fires on a healthy stack (pending ones are named as notes)."""
+    firing: list[str] = []
+    pending: list[str] = []
+    total = 0
+    for group in prom.rule_groups():
+        for rule in group.get("rules") or []:
+            total += 1
+            for alert in rule.get("alerts") or []:
+                labels = {k: v for k, v in (alert.get("labels") or {}).items() if k != "alertname"}
+                text = (f"{rule.get('name')} {labels}: "
+                        f"{(alert.get('annotations') or {}).get('summary', '')}").strip()
+                (firing if alert.get("state") == "firing" else pending).append(text)
+    if firing:
+        raise ContractFailure(f"{prom.ep}: {len(firing)} of {total} alerting rules firing: " + joined(firing))
+    return Summary(ok=total, total=total, notes=[f"pending: {p}" for p in pending])
+
+
+def dashboards_show_data(prom: Prometheus, folder: Path, scrape_interval_s: int) -> Summary:
+    """Every PromQL expression of every provisioned panel returns at least one series."""
+    boards = dash.load(folder)
+    if not boards:
+        raise ContractFailure(f"no dashboards under {folder}")
+    problems: list[str] = []
+    empty_panels: set[tuple[str, int]] = set()
+    total_panels = 0
+    n_queries = 0
+    for board in boards:
+        values, var_problems = dash.resolve_variables(board, prom.label_values, scrape_interval_s)
+        problems += var_problems
+        total_panels += dash.panel_count(board)
+        for q in dash.queries(board):
+            n_queries += 1
+            expr = dash.expand(q.expr, values)
+            missing = dash.unresolved(expr)
+            if missing:
+                problems.append(f"{q.where}: unresolved variable(s) {missing}")
+                empty_panels.add((board.uid, q.panel_id))
+                continue
+            try:
+                series = prom.query(expr)
+            except ContractFailure as exc:
+                problems.append(f"{q.where}: query error: {exc}")
+                empty_panels.add((board.uid, q.panel_id))
+                continue
+            if not series:
+                problems.append(f"{q.where}: `{expr}` returned no series")
+                empty_panels.add((board.uid, q.panel_id))
+    summary = Summary(ok=total_panels - len(empty_panels), total=total_panels,
+                      notes=[f"{n_queries} expressions in {len(boards)} dashboards"])
+    if problems:
+        raise ContractFailure(f"{prom.ep}: panels with data {summary.ratio()}; " + joined(problems))
+    return summary
