@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from conformance import __version__
 from conformance import catalog as catalog_mod
 from conformance.errors import UsageError
+from conformance.report import cli as report_cli
 
 Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
@@ -83,6 +84,8 @@ def _run(ns: argparse.Namespace) -> int:
 COMMANDS: dict[str, Command] = {
     "contracts": (_contracts_args, _contracts),
     "run": (_run_args, _run),
+    "report": (report_cli.report_args, report_cli.report),
+    "nightly": (report_cli.nightly_args, report_cli.nightly),
 }
 
 

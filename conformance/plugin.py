@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from conformance import catalog as catalog_mod
+from conformance import report
 from conformance.errors import TargetError, UsageError
 from conformance.targets import TARGET_NAMES, make_target
 from conformance.targets.base import Credentials, Endpoint, InsideResult, Target, TargetOptions
@@ -71,6 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[TARGET_KEY] = target
+    report.register(config)  # JUnit/JSON/HTML/Markdown/metrics (conformance/report)
     # Under xdist the controller creates what must exist once (an ephemeral stack) and
     # hands workers the state to attach to it; without xdist setup is lazy (first use).
     if _is_xdist_controller(config) and not config.option.collectonly:

@@ -1,0 +1,244 @@
+"""The pytest side of the report: evidence capture (every process) and the writer
+(the controller only -- with xdist, workers never touch the report files).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import catalog as catalog_mod
+from conformance.report import meta, progress
+from conformance.report.collector import CONTRACT_PROP, EVIDENCE_PROP, Collector
+from conformance.report.json_writer import RESULT_NAME, write_run
+from conformance.report.model import Run, jsonable
+
+COLLECT_KEY = "soma_report_collect"  # workerinput key: folder where workers leave nodeid->contract
+HISTORY_ENV = "SOMA_REPORT_HISTORY"  # set (by `nightly`) to render history into the HTML
+WINDOW_ENV = "SOMA_REPORT_WINDOW"  # the flaky window for that history
+NORMAL_EXITS = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
+class Evidence:
+    """`soma_evidence(endpoint=..., decision=...)`: facts a test wants in the report."""
+
+    def __init__(self, node: pytest.Item) -> None:
+        self._node = node
+
+    def __call__(self, **facts: Any) -> None:
+        self._node.user_properties.append((EVIDENCE_PROP, jsonable(facts)))
+
+
+def contract_of(item: pytest.Item) -> str | None:
+    for name, value in item.user_properties:
+        if name == CONTRACT_PROP:
+            return str(value)
+    marker = item.get_closest_marker("contract")
+    return str(marker.args[0]) if marker is not None and marker.args else None
+
+
+class EvidencePlugin:
+    """Registered in every process: the fixture, endpoint capture, the worker's collection map."""
+
+    @pytest.fixture
+    def soma_evidence(self, request: pytest.FixtureRequest) -> Evidence:
+        """Attach evidence (what was probed, what came back) to this test's contract result."""
+        node = request.node
+        assert isinstance(node, pytest.Item)
+        return Evidence(node)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        """Record every endpoint a test asks `soma_endpoint` for: cheap evidence for all tests."""
+        funcargs = getattr(item, "funcargs", None)
+        original = funcargs.get("soma_endpoint") if isinstance(funcargs, dict) else None
+        if funcargs is not None and callable(original):
+            get: Callable[[str], Any] = original
+
+            def recording(service: str) -> Any:
+                endpoint = get(service)
+                item.user_properties.append((EVIDENCE_PROP, {"endpoints": [str(endpoint)]}))
+                return endpoint
+
+            funcargs["soma_endpoint"] = recording
+        return (yield)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """xdist worker: tell the controller which test asserts which contract (it has no items)."""
+        folder = getattr(session.config, "workerinput", {}).get(COLLECT_KEY)
+        if not folder:
+            return
+        mapping = {item.nodeid: contract_of(item) for item in session.items}
+        worker = session.config.workerinput.get("workerid", "gw")  # type: ignore[attr-defined]
+        path = Path(folder) / f"{worker}.json"
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(mapping), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass  # progress lines and pending lists degrade; results are unaffected
+
+
+class ReportPlugin:
+    """Controller only: builds the run document, rewrites the JSON after every result,
+    prints area progress, and writes all artefacts at session end."""
+
+    def __init__(self, config: pytest.Config, out_dir: Path, explicit: bool) -> None:
+        self.config = config
+        self.out_dir = out_dir
+        self.explicit = explicit  # --report-dir given: write even for a run without contracts
+        self.active = False
+        self.collector = Collector(catalog_mod.load())
+        self.collect_dir: str | None = None
+        started = meta.now()
+        self._t0 = started
+        workers = getattr(config.option, "numprocesses", 0)
+        self.run = Run(
+            run_id=meta.new_run_id(started), target=_target_name(config), started_at=meta.iso(started),
+            suite=meta.suite_info(), infra={"git_revision": None, "git_dirty": None},
+            host=meta.host_info(workers if isinstance(workers, int) else 0),
+            command=[str(a) for a in config.invocation_params.args],
+        )
+        self.warned = False
+        self.written: list[Path] = []
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.config.option.collectonly:
+            return
+        self.run.infra = meta.infra_revision()
+        if self.explicit:
+            self._activate()
+
+    def pytest_configure_node(self, node: Any) -> None:  # xdist hook
+        if self.collect_dir is None:
+            self.collect_dir = tempfile.mkdtemp(prefix="soma-report-")
+        node.workerinput[COLLECT_KEY] = self.collect_dir
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """No xdist: the items are here."""
+        if session.config.option.collectonly:
+            return
+        self._collected({item.nodeid: contract_of(item) for item in session.items})
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if self.collector.collected or not self.collect_dir:
+            return
+        worker = node.workerinput.get("workerid", "gw")
+        try:
+            mapping = json.loads((Path(self.collect_dir) / f"{worker}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        self._collected({str(k): (str(v) if v else None) for k, v in mapping.items()})
+
+    def _collected(self, mapping: dict[str, str | None]) -> None:
+        self.collector.set_collected(mapping)
+        if any(mapping.values()):
+            self._activate()
+        self._save()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.collector.record(report)
+        if any(name == CONTRACT_PROP for name, _ in report.user_properties):
+            self._activate()
+        self._refresh()
+        for area, counts in self.collector.newly_done_areas():
+            progress.emit(self.config, progress.area_line(area, counts, self.run))
+        self._save()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.collect_dir:
+            shutil.rmtree(self.collect_dir, ignore_errors=True)
+        if not self.active:
+            return
+        self.collector.finalize()
+        self._refresh()
+        ended = meta.now()
+        normal = exitstatus in NORMAL_EXITS and not session.shouldstop and not session.shouldfail
+        self.run.exit_status = int(exitstatus)
+        self.run.finished_at = meta.iso(ended)
+        self.run.duration_s = (ended - self._t0).total_seconds()
+        self.run.end_reason = "finished" if normal else "interrupted"
+        self.run.status = "complete" if normal and not self.run.pending else "incomplete"
+        self.run.target_detail = _target_detail(self.config)
+        self._write_all()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.written:
+            return
+        s = self.run.summary()
+        others = [p for p in self.written if p.name != "report.html"]
+        terminalreporter.write_line(
+            f"soma-conformance report ({self.run.status}): {s['passed']} passed, {s['failed']} failed, "
+            f"{s['error']} error, {s['skipped']} skipped of {s['total']} contracts -> "
+            f"{self.out_dir / 'report.html'} (+ {', '.join(p.name for p in others)})")
+
+    # --- writing -----------------------------------------------------------------------------
+    def _activate(self) -> None:
+        if not self.active:
+            self.active = True
+            self._save()
+
+    def _refresh(self) -> None:
+        self.run.contracts = self.collector.contracts()
+        self.run.pending = self.collector.pending()
+        self.run.other_tests = self.collector.others()
+        self.run.updated_at = meta.iso(meta.now())
+
+    def _save(self) -> None:
+        if not self.active:
+            return
+        try:
+            write_run(self.out_dir / RESULT_NAME, self.run)
+        except OSError as exc:
+            self._warn(exc)
+
+    def _write_all(self) -> None:
+        from conformance.report.artefacts import write_all
+        from conformance.report.history import DEFAULT_WINDOW, load_history
+
+        history = None
+        history_dir = os.environ.get(HISTORY_ENV)
+        try:
+            if history_dir:
+                window = int(os.environ.get(WINDOW_ENV) or DEFAULT_WINDOW)
+                history = load_history(Path(history_dir), self.run, window)
+            self.written = write_all(self.run, self.out_dir, history)
+        except OSError as exc:
+            self._warn(exc)
+
+    def _warn(self, exc: OSError) -> None:
+        if not self.warned:
+            self.warned = True
+            progress.emit(self.config, f"soma-conformance: cannot write the report in {self.out_dir}: {exc}")
+
+
+def _target_name(config: pytest.Config) -> str:
+    from conformance.plugin import target_name
+
+    return target_name(config)
+
+
+def _target_detail(config: pytest.Config) -> str | None:
+    """The target's one-line description, only when it was set up (never set it up here)."""
+    from conformance.errors import TargetError
+    from conformance.plugin import SETUP_DONE_KEY, TARGET_ERROR_KEY, TARGET_KEY
+
+    target = config.stash.get(TARGET_KEY, None)
+    if target is None or not config.stash.get(SETUP_DONE_KEY, False):
+        return None
+    if config.stash.get(TARGET_ERROR_KEY, None):
+        return f"target {target.name}: {config.stash[TARGET_ERROR_KEY]}"
+    try:
+        return target.describe()
+    except (TargetError, KeyError, OSError) as exc:
+        return f"target {target.name} ({exc})"
