@@ -23,8 +23,9 @@ MOD[openfga]="github.com/openfga/openfga@$OPENFGA_VERSION";    PKG[openfga]="git
 
 build_one() {
   local name=$1 mod=${MOD[$1]} pkg=${PKG[$1]}
-  local stamp="$bin/.$name.version"
-  if [ -x "$bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$mod" ]; then
+  local stamp="$bin/.$name.version" want=$mod
+  [ "$name" != helm ] || want="$mod+k8sver"   # helm carries the k8s version (ldflags below)
+  if [ -x "$bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     echo "go-tools: $name ($mod) cached"; return 0
   fi
   local work; work=$(mktemp -d)
@@ -42,11 +43,19 @@ build_one() {
     else
       # get the package (not only the module) so go.sum covers its whole import graph
       go get "$pkg@${mod#*@}" >/dev/null
-      go build -trimpath -ldflags="-s -w" -o "$bin/$name" "$pkg"
+      local ld="-s -w"
+      if [ "$name" = helm ]; then
+        # as helm's own Makefile: the Kubernetes version helm template/lint assume by
+        # default is the client-go minor it was built with (else v1.20)
+        local minor; minor=$(go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)
+        ld="$ld -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
+        ld="$ld -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor"
+      fi
+      go build -trimpath -ldflags="$ld" -o "$bin/$name" "$pkg"
     fi
   )
   rm -rf "$work"
-  echo "$mod" > "$stamp"
+  echo "$want" > "$stamp"
 }
 
 tools=("$@")

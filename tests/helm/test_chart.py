@@ -1,0 +1,193 @@
+"""helm lint / template / package for every overlay, and what the rendered chart must
+promise: catalog Services and ports, NOTES from the catalog, sizing, dev-only secrets."""
+
+from __future__ import annotations
+
+import re
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helm import chart
+from tests.helm.conftest import SUMMARY
+
+QTY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti)?$")
+UNITS = {None: 1.0, "m": 0.001, "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
+
+
+def quantity(value: Any) -> float:
+    match = QTY.match(str(value))
+    assert match, f"not a quantity: {value!r}"
+    return float(match.group(1)) * UNITS[match.group(2)]
+
+
+@pytest.mark.parametrize("overlay", chart.OVERLAYS)
+def test_helm_lint(overlay: str) -> None:
+    proc = chart.helm("lint", "--strict", str(chart.CHART), "--kube-version", chart.kube_version(),
+                      "-f", str(chart.values_file(overlay)))
+    assert "0 chart(s) failed" in proc.stdout
+
+
+@pytest.mark.parametrize("overlay", chart.OVERLAYS)
+def test_template_renders(overlay: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
+    kinds: dict[str, int] = {}
+    for obj in rendered[overlay]:
+        kinds[obj["kind"]] = kinds.get(obj["kind"], 0) + 1
+    SUMMARY.append(f"helm template {overlay}: {len(rendered[overlay])} objects "
+                   + ", ".join(f"{k}={v}" for k, v in sorted(kinds.items())))
+    assert kinds.get("Namespace") == 1 and kinds.get("NetworkPolicy", 0) > 0
+
+
+@pytest.mark.parametrize("overlay", chart.OVERLAYS)
+def test_services_match_catalog(overlay: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Every enabled catalog service has a Service of that name in soma-infra at its port."""
+    services = {o["metadata"]["name"]: o for o in rendered[overlay] if o["kind"] == "Service"}
+    for name, port in chart.enabled_contract_services(overlay).items():
+        assert name in services, f"{overlay}: Service {name} missing"
+        svc = services[name]
+        assert svc["metadata"]["namespace"] == chart.catalog()["namespace"]
+        assert port in [p["port"] for p in svc["spec"]["ports"]], f"{overlay}: {name} lacks port {port}"
+    disabled = set(chart.catalog()["services"]) - set(chart.enabled_contract_services(overlay))
+    assert not disabled & set(services), f"{overlay}: disabled services rendered: {disabled & set(services)}"
+
+
+def test_openfga_optional_and_off(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for overlay in chart.OVERLAYS:
+        assert not [o for o in rendered[overlay] if o["metadata"]["name"] == "openfga"]
+    on = chart.render("dev", "--set", "openfga.enabled=true")
+    svc = [o for o in on if o["kind"] == "Service" and o["metadata"]["name"] == "openfga"]
+    assert svc and svc[0]["spec"]["ports"][0]["port"] == chart.catalog()["services"]["openfga"]["port"]
+
+
+def test_exporters_as_in_compose(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    names = {o["metadata"]["name"] for o in rendered["dev"] if o["kind"] == "Deployment"}
+    assert {"postgres-exporter", "redis-exporter"} <= names
+
+
+def test_dev_secret_only_in_dev(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    def secrets(overlay: str) -> set[str]:
+        return {o["metadata"]["name"] for o in rendered[overlay] if o["kind"] == "Secret"}
+    assert "soma-infra-dev-credentials" in secrets("dev")
+    dev = next(o for o in rendered["dev"] if o["kind"] == "Secret")
+    assert set(dev["stringData"]) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "REDIS_PASSWORD",
+                                      "VAULT_DEV_ROOT_TOKEN"}
+    for overlay in ("staging", "prod"):
+        assert "soma-infra-dev-credentials" not in secrets(overlay)
+
+
+def _resources(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for obj in objects:
+        if obj["kind"] in ("Deployment", "StatefulSet"):
+            for c in obj["spec"]["template"]["spec"]["containers"]:
+                out[f"{obj['metadata']['name']}/{c['name']}"] = c["resources"]
+    return out
+
+
+def test_prod_larger_than_dev(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    dev, prod = _resources(rendered["dev"]), _resources(rendered["prod"])
+    assert dev.keys() == prod.keys()
+    larger = 0
+    for name, res in dev.items():
+        for kind in ("requests", "limits"):
+            for r in ("cpu", "memory"):
+                assert quantity(prod[name][kind][r]) >= quantity(res[kind][r]), f"{name} {kind}.{r}"
+                larger += quantity(prod[name][kind][r]) > quantity(res[kind][r])
+    assert larger >= len(dev), "prod should be larger than dev, not only equal"
+
+
+def test_dev_sizing_follows_seed(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Seed sizing (Kind): Postgres 500m / 1-2 GiB, Kafka 1 CPU / 2-4 GiB, Redis 200-300m /
+    512 MiB, OPA 100-200m / 256-512 MiB, Prometheus 500m-1 / 2-4 GiB."""
+    res = _resources(rendered["dev"])
+    gib = 2.0**30
+    seed = {"postgres/postgres": (0.5, 1 * gib, 2 * gib), "kafka/kafka": (1.0, 2 * gib, 4 * gib),
+            "redis/redis": (0.3, 0.5 * gib, 0.5 * gib), "opa/opa": (0.2, 0.25 * gib, 0.5 * gib),
+            "prometheus/prometheus": (1.0, 2 * gib, 4 * gib)}
+    for name, (cpu_max, mem_min, mem_max) in seed.items():
+        assert quantity(res[name]["limits"]["cpu"]) <= cpu_max, name
+        assert mem_min <= quantity(res[name]["limits"]["memory"]) <= mem_max, name
+        assert quantity(res[name]["requests"]["memory"]) <= quantity(res[name]["limits"]["memory"])
+
+
+def test_pvcs_for_stateful_services(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for overlay in chart.OVERLAYS:
+        sts = {o["metadata"]["name"]: o for o in rendered[overlay] if o["kind"] == "StatefulSet"}
+        for name in ("postgres", "kafka", "redis", "etcd", "prometheus"):
+            claims = sts[name]["spec"]["volumeClaimTemplates"]
+            assert claims and claims[0]["spec"]["resources"]["requests"]["storage"]
+
+
+def test_config_files_come_from_repo(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """ConfigMaps carry the repo's own files byte for byte (synced, not hand-copied)."""
+    cms = {o["metadata"]["name"]: o for o in rendered["dev"] if o["kind"] == "ConfigMap"}
+    config = chart.ROOT / "infra" / "config"
+    assert cms["prometheus-config"]["data"]["prometheus.yml"] == \
+        (config / "prometheus" / "prometheus.yml").read_text(encoding="utf-8").rstrip("\n")
+    for rule in (config / "prometheus" / "rules").glob("*.yml"):
+        assert f"rules__{rule.name}" in cms["prometheus-config"]["data"]
+    assert cms["opa-config"]["data"]["opa.yaml"] == (config / "opa" / "opa.yaml").read_text(
+        encoding="utf-8").rstrip("\n")
+    assert cms["kafka-jmx-exporter"]["data"]["jmx-exporter.yml"] == (
+        config / "kafka" / "jmx-exporter.yml").read_text(encoding="utf-8").rstrip("\n")
+    for script in (config / "vault").iterdir():
+        assert cms["vault-config"]["data"][script.name] == script.read_text(encoding="utf-8").rstrip("\n")
+    import base64
+    bundle = (chart.ROOT / "build" / "opa" / "soma.tar.gz").read_bytes()
+    assert base64.b64decode(cms["opa-bundle"]["binaryData"]["soma.tar.gz"]) == bundle
+
+
+def test_helm_test_hook_runs_suite(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    jobs = [o for o in rendered["dev"] if o["kind"] == "Job"
+            and o["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
+    assert len(jobs) == 1
+    spec = jobs[0]["spec"]["template"]["spec"]
+    assert "--target=external" in spec["containers"][0]["args"][0]
+    labels = jobs[0]["spec"]["template"]["metadata"]["labels"]
+    for name in chart.catalog()["services"]:
+        assert labels[f"soma.io/client-{name}"] == "true"
+
+
+def test_vault_bootstrap_job(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    job = next(o for o in rendered["dev"] if o["kind"] == "Job" and o["metadata"]["name"] == "vault-bootstrap")
+    assert "post-install" in job["metadata"]["annotations"]["helm.sh/hook"]
+    assert "/bootstrap/bootstrap.sh" in job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+
+
+@pytest.mark.parametrize(("flag", "setting", "error"), [
+    ("--set", "namespace.podSecurity.enforce=baseline", "/namespace/podSecurity/enforce"),
+    ("--set", "postgres.runAsUser=0", "/postgres/runAsUser"),
+    ("--set", "networkPolicy.dns.podLabels=null", "podLabels"),
+    ("--set-string", "kafka.retentionMs=604800000", "max_log_retention_ms"),
+    ("--set", "credentials.dev.POSTGRES_PASSWORD=", "credentials.dev.POSTGRES_PASSWORD is required"),
+])
+def test_chart_refuses_insecure_or_off_contract_values(flag: str, setting: str, error: str) -> None:
+    """values.schema.json and the templates refuse settings that break the posture/contracts."""
+    proc = chart.helm(*chart.template_args("dev", flag, setting), check=False)
+    assert proc.returncode != 0
+    assert error in proc.stderr
+
+
+def test_missing_synced_files_fail_loudly(tmp_path: Path) -> None:
+    """Without infra/scripts/helm-files.sh the chart fails, it does not render empty configs."""
+    import shutil
+    copy = tmp_path / "soma-infra"
+    shutil.copytree(chart.CHART, copy, ignore=shutil.ignore_patterns("files"))
+    proc = chart.run([str(chart.tool("helm")), "template", "x", str(copy), "--kube-version", chart.kube_version(),
+                      "-f", str(chart.values_file("dev"))], check=False)
+    assert proc.returncode != 0 and "helm-files.sh" in proc.stderr
+
+
+def test_helm_package(tmp_path: Path) -> None:
+    proc = chart.helm("package", str(chart.CHART), "-d", str(tmp_path))
+    pkg = next(tmp_path.glob("soma-infra-*.tgz"))
+    with tarfile.open(pkg) as tar:
+        names = tar.getnames()
+    for needed in ("soma-infra/files/catalog.yaml", "soma-infra/files/opa/soma.tar.gz",
+                   "soma-infra/values.schema.json", "soma-infra/templates/NOTES.txt",
+                   "soma-infra/values-prod.yaml"):
+        assert needed in names, needed
+    SUMMARY.append(f"helm package: {pkg.name} ({pkg.stat().st_size} bytes, {len(names)} files) "
+                   f"{proc.stdout.strip()[:0]}")
