@@ -195,6 +195,23 @@ def soma_target(pytestconfig: pytest.Config) -> Target:
     return _setup_target(pytestconfig)
 
 
+_MEASUREMENTS: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect `record_property("measurement", text)` lines (from xdist workers too)."""
+    if report.when == "call":
+        _MEASUREMENTS.extend(str(v) for k, v in report.user_properties if k == "measurement")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the measurements (attack cases, fuzz examples, latencies) at the end of the run."""
+    if _MEASUREMENTS:
+        terminalreporter.section("soma-conformance measurements")
+        for line in _MEASUREMENTS:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def soma_credentials(soma_target: Target) -> Credentials:
     try:

@@ -6,8 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
+from conformance.catalog import Catalog
+from conformance.identity.checks import Issuer
 from conformance.identity.tokens import DevIssuer, IssuerError
-from conformance.targets.base import Credentials, Endpoint
+from conformance.identity.under_test import Factory, Validator, load_factory
+from conformance.targets.base import Credentials, Endpoint, Target
 
 Mint = Callable[[str, str], str]
 
@@ -38,3 +41,21 @@ def soma_mint(soma_issuer: DevIssuer) -> Mint:
         return cache[key]
 
     return mint
+
+
+@pytest.fixture(scope="session")
+def issuer(soma_catalog: Catalog, soma_target: Target) -> Issuer:
+    ident = soma_catalog.identity
+    return Issuer(ident, soma_target.reachable_url(str(ident["jwks_url"])),
+                  soma_target.reachable_url(str(ident["discovery_url"])))
+
+
+@pytest.fixture(scope="session")
+def validator_factory() -> tuple[str, Factory]:
+    return load_factory()
+
+
+@pytest.fixture(scope="session")
+def validator(issuer: Issuer, validator_factory: tuple[str, Factory]) -> Validator:
+    """The validator under test, configured from the catalog only."""
+    return validator_factory[1](issuer.config())

@@ -15,6 +15,8 @@ import httpx
 
 DEV_SERVICES = ("gateway", "orders", "billing", "reports")
 DEV_TENANTS = ("tenant-a", "tenant-b")
+# the suite's own identity and its deliberately unacceptable token roles (identity.sh)
+CONFORMANCE_IDENTITY = ("conformance", "tenant-a")
 APPROLE_PATH = "approle"
 SIGNING_KEY = "soma-dev"
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)
@@ -49,8 +51,8 @@ class DevIssuer:
             raise IssuerError(f"{method} {url}: non-JSON answer {resp.text[:80]!r}") from None
         return data
 
-    def mint(self, service: str, tenant: str) -> str:
-        """A fresh signed JWT for dev identity <service>.<tenant>."""
+    def mint(self, service: str, tenant: str, role: str | None = None) -> str:
+        """A fresh signed JWT for dev identity <service>.<tenant> (role: soma-<service>)."""
         name = f"{service}.{tenant}"
         role_id = self._call("GET", f"auth/{APPROLE_PATH}/role/{name}/role-id")["data"]["role_id"]
         secret = self._call("POST", f"auth/{APPROLE_PATH}/role/{name}/secret-id", body={})
@@ -58,7 +60,7 @@ class DevIssuer:
                            body={"role_id": role_id, "secret_id": secret["data"]["secret_id"]})
         client_token = str(login["auth"]["client_token"])
         try:
-            token = self._call("GET", f"identity/oidc/token/soma-{service}", token=client_token)
+            token = self._call("GET", f"identity/oidc/token/{role or 'soma-' + service}", token=client_token)
         finally:
             with contextlib.suppress(IssuerError):  # the login token has served its purpose
                 self._call("POST", "auth/token/revoke-self", token=client_token, body={})

@@ -25,6 +25,8 @@ SOMA_ID_TOKEN_TTL=${SOMA_ID_TOKEN_TTL:-15m}
 SOMA_ID_SERVICES=${SOMA_ID_SERVICES:-gateway orders billing reports}
 SOMA_ID_TENANTS=${SOMA_ID_TENANTS:-tenant-a tenant-b}
 SOMA_ID_APPROLE_PATH=${SOMA_ID_APPROLE_PATH:-approle}
+# audience of the conformance suite's "token for another app" case (never accepted by soma)
+SOMA_ID_OTHER_AUDIENCE=${SOMA_ID_OTHER_AUDIENCE:-soma-conformance-other}
 
 q() { bao "$@" >/dev/null; }
 
@@ -33,22 +35,36 @@ q write identity/oidc/config issuer="$SOMA_ID_ISSUER_BASE"
 
 q write "identity/oidc/key/$SOMA_ID_KEY" algorithm=RS256 \
   rotation_period="$SOMA_ID_ROTATION_PERIOD" verification_ttl="$SOMA_ID_VERIFICATION_TTL" \
-  allowed_client_ids="$SOMA_ID_AUDIENCE"
+  allowed_client_ids="$SOMA_ID_AUDIENCE,$SOMA_ID_OTHER_AUDIENCE"
 
 if ! bao read "sys/auth/$SOMA_ID_APPROLE_PATH" >/dev/null 2>&1; then
   q auth enable -path="$SOMA_ID_APPROLE_PATH" -description="soma dev service identities" approle
 fi
 accessor=$(bao read -field=accessor "sys/auth/$SOMA_ID_APPROLE_PATH")
 
-for svc in $SOMA_ID_SERVICES; do
+claims='"service": {{identity.entity.metadata.service}}, "tenant": {{identity.entity.metadata.tenant}}'
+role() {  # role <name> <ttl> <client_id> <template>
+  q write "identity/oidc/role/$1" key="$SOMA_ID_KEY" ttl="$2" client_id="$3" template="$4"
+}
+
+# The conformance suite's own identity mints real but deliberately unacceptable tokens
+# (expired, nbf in the future, another audience, no tenant claim) from the real key, so
+# the validator contracts reject them for their claims rather than for their signature.
+role soma-conformance-short 1s "$SOMA_ID_AUDIENCE" "{$claims}"
+role soma-conformance-nbf "$SOMA_ID_TOKEN_TTL" "$SOMA_ID_AUDIENCE" "{\"nbf\": 4102444800, $claims}"
+role soma-conformance-other-aud "$SOMA_ID_TOKEN_TTL" "$SOMA_ID_OTHER_AUDIENCE" "{$claims}"
+role soma-conformance-no-tenant "$SOMA_ID_TOKEN_TTL" "$SOMA_ID_AUDIENCE" \
+  '{"service": {{identity.entity.metadata.service}}}'
+
+for svc in $SOMA_ID_SERVICES conformance; do
   # Claims come from the entity; the role only fixes audience, key and lifetime.
-  q write "identity/oidc/role/soma-$svc" key="$SOMA_ID_KEY" ttl="$SOMA_ID_TOKEN_TTL" \
-    client_id="$SOMA_ID_AUDIENCE" \
-    template='{"service": {{identity.entity.metadata.service}}, "tenant": {{identity.entity.metadata.tenant}}}'
-  # an identity of service X may mint only X's tokens
-  printf 'path "identity/oidc/token/soma-%s" {\n  capabilities = ["read"]\n}\n' "$svc" |
+  role "soma-$svc" "$SOMA_ID_TOKEN_TTL" "$SOMA_ID_AUDIENCE" "{$claims}"
+  # an identity of service X may mint only X's tokens (conformance: also its test roles)
+  glob="" tenants=$SOMA_ID_TENANTS
+  if [ "$svc" = conformance ]; then glob="*" tenants=tenant-a; fi
+  printf 'path "identity/oidc/token/soma-%s%s" {\n  capabilities = ["read"]\n}\n' "$svc" "$glob" |
     q policy write "soma-identity-$svc" -
-  for tenant in $SOMA_ID_TENANTS; do
+  for tenant in $tenants; do
     name="$svc.$tenant"
     role_id="soma.$name"
     q write "auth/$SOMA_ID_APPROLE_PATH/role/$name" token_policies="soma-identity-$svc" \
