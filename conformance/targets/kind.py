@@ -5,8 +5,17 @@ chosen by kubectl); in-network probes run in a short-lived pod that carries ever
 `soma.io/client-<svc>` label, so the chart's NetworkPolicies let it in, and a
 `restricted` security context, so PodSecurity admits it.
 
-Verified here: command construction and output parsing (unit tests). Not verified: a
-live run, since no Kind cluster can run on the machines this was built on.
+Names match the Helm chart infra/helm/soma-infra: Services named as in the catalog, the
+dev-only Secret `soma-infra-dev-credentials`, and Kafka's host listener: the dev overlay
+advertises `127.0.0.1:29092` to clients outside the cluster, so Kafka is forwarded on
+that same local port (a client reconnects to the advertised address).
+
+The security contracts use `client_reach` (a probe pod with or without one client label:
+NetworkPolicy) and `podsecurity_dry_run` (a server-side dry-run create: PodSecurity).
+
+Verified here: command construction and output parsing (unit tests); the chart's objects
+against a real kube-apiserver (tests/helm). Not verified: a live run, since no Kind
+cluster can run on the machines this was built on.
 """
 
 from __future__ import annotations
@@ -35,6 +44,10 @@ from conformance.targets.compose import run
 FORWARD_RE = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
 CREDENTIALS_SECRET = "soma-infra-dev-credentials"
 PORT_FORWARD_TIMEOUT_S = 15.0
+# service -> the port the chart's dev overlay advertises as 127.0.0.1:<port> (values-dev.yaml
+# kafka.hostListener); forwarded as <port>:<port>
+HOST_LISTENERS = {"kafka": 29092}
+PODSECURITY_REJECTED = re.compile(r'violates PodSecurity "(?P<level>[a-z]+):(?P<version>[^"]+)": (?P<why>.+)')
 
 
 def kubectl(context: str, namespace: str, *args: str) -> list[str]:
@@ -42,8 +55,11 @@ def kubectl(context: str, namespace: str, *args: str) -> list[str]:
 
 
 def port_forward_cmd(context: str, namespace: str, service: str, port: int) -> list[str]:
-    return kubectl(context, namespace, "port-forward", f"svc/{service}", f":{port}",
-                   "--address", "127.0.0.1")
+    """Forward a random local port to the contract port, or, for a service that advertises a
+    host listener (Kafka), that listener's port on the same local port."""
+    host = HOST_LISTENERS.get(service)
+    spec = f"{host}:{host}" if host else f":{port}"
+    return kubectl(context, namespace, "port-forward", f"svc/{service}", spec, "--address", "127.0.0.1")
 
 
 def parse_forward_line(line: str) -> int | None:
@@ -52,8 +68,10 @@ def parse_forward_line(line: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def probe_pod_overrides(pod: str, image: str, services: list[str], script: str, checks: str) -> dict[str, Any]:
-    """Pod spec for the inside probe: restricted-compliant, labelled as a client of all."""
+def probe_pod_overrides(pod: str, image: str, services: list[str], script: str,
+                        checks: str) -> dict[str, Any]:
+    """Pod spec for the inside probe: restricted-compliant, labelled as a client of each of
+    `services` (soma.io/client-<svc>: "true", what the chart's NetworkPolicies let in)."""
     labels = {"app.kubernetes.io/name": "soma-conformance-probe"}
     labels.update({f"soma.io/client-{s}": "true" for s in services})
     return {
@@ -82,6 +100,30 @@ def probe_run_cmd(context: str, namespace: str, pod: str, image: str, overrides:
     return kubectl(context, namespace, "run", pod, "--rm", "--attach", "--quiet",
                    "--restart=Never", f"--image={image}", "--pod-running-timeout=60s",
                    f"--overrides={json.dumps(overrides)}")
+
+
+def privileged_pod(name: str, image: str) -> dict[str, Any]:
+    """A pod that PodSecurity `restricted` (and `baseline`) must refuse."""
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "soma-conformance-privileged"}},
+        "spec": {"restartPolicy": "Never", "hostNetwork": True,
+                 "containers": [{"name": "privileged", "image": image, "command": ["true"],
+                                 "securityContext": {"privileged": True, "runAsUser": 0}}]},
+    }
+
+
+def dry_run_create_cmd(context: str, namespace: str) -> list[str]:
+    """Server-side dry-run create from stdin: admission (PodSecurity) decides, nothing is stored."""
+    return kubectl(context, namespace, "create", "--dry-run=server", "-o", "name", "-f", "-")
+
+
+def parse_podsecurity_rejection(stderr: str) -> str | None:
+    """'restricted:latest: privileged (...)' if the API server refused a pod for PodSecurity."""
+    match = PODSECURITY_REJECTED.search(stderr)
+    if not match:
+        return None
+    return f"{match.group('level')}:{match.group('version')}: {match.group('why').strip()}"
 
 
 def decode_secret(doc: dict[str, Any]) -> dict[str, str]:
@@ -162,10 +204,31 @@ class KindTarget(Target):
         )
 
     def run_inside(self, checks: list[InsideCheck]) -> list[InsideResult]:
+        return self._run_probe(checks, sorted(self.catalog.services))
+
+    def client_reach(self, service: str, labelled: bool) -> InsideResult:
+        """Probe `service` from a pod in the namespace that carries its client label, or none."""
+        checks = self.inside_checks([service])
+        results = self._run_probe(checks, [service] if labelled else [])
+        return results[0]
+
+    def podsecurity_dry_run(self, pod: dict[str, Any]) -> tuple[bool, str]:
+        """(admitted, detail) for a server-side dry-run create of `pod` in the namespace."""
+        proc = subprocess.run(dry_run_create_cmd(self.context, self.namespace), input=json.dumps(pod),
+                              capture_output=True, text=True, timeout=60, check=False)
+        if proc.returncode == 0:
+            return True, proc.stdout.strip()
+        reason = parse_podsecurity_rejection(proc.stderr)
+        if reason is None:
+            raise TargetError(f"kubectl create --dry-run=server failed without a PodSecurity verdict: "
+                              f"{proc.stderr.strip()[:300]}")
+        return False, reason
+
+    def _run_probe(self, checks: list[InsideCheck], labelled: list[str]) -> list[InsideResult]:
         pod = f"soma-probe-{secrets.token_hex(3)}"
         script = Path(inside_probe.__file__).read_text(encoding="utf-8")
-        overrides = probe_pod_overrides(pod, self.options.probe_image,
-                                        sorted(self.catalog.services), script, encode_checks(checks))
+        overrides = probe_pod_overrides(pod, self.options.probe_image, labelled, script,
+                                        encode_checks(checks))
         out = run(probe_run_cmd(self.context, self.namespace, pod, self.options.probe_image, overrides),
                   120, f"inside probe pod in {self.namespace}")
         return decode_results(out, checks)

@@ -31,7 +31,8 @@ def tool(name: str) -> Path:
     """A binary built by infra/scripts/go-tools.sh or kube-tools.sh; missing is an error."""
     path = cache_bin() / name
     if not path.is_file() or not os.access(path, os.X_OK):
-        raise FileNotFoundError(f"{path} missing: run infra/scripts/go-tools.sh / kube-tools.sh (make test-helm does)")
+        raise FileNotFoundError(
+            f"{path} missing: run infra/scripts/go-tools.sh / kube-tools.sh (make test-helm does)")
     return path
 
 

@@ -151,7 +151,8 @@ def test_helm_test_hook_runs_suite(rendered: dict[str, list[dict[str, Any]]]) ->
 
 
 def test_vault_bootstrap_job(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    job = next(o for o in rendered["dev"] if o["kind"] == "Job" and o["metadata"]["name"] == "vault-bootstrap")
+    job = next(o for o in rendered["dev"]
+               if o["kind"] == "Job" and o["metadata"]["name"] == "vault-bootstrap")
     assert "post-install" in job["metadata"]["annotations"]["helm.sh/hook"]
     assert "/bootstrap/bootstrap.sh" in job["spec"]["template"]["spec"]["containers"][0]["args"][0]
 
@@ -175,7 +176,8 @@ def test_missing_synced_files_fail_loudly(tmp_path: Path) -> None:
     import shutil
     copy = tmp_path / "soma-infra"
     shutil.copytree(chart.CHART, copy, ignore=shutil.ignore_patterns("files"))
-    proc = chart.run([str(chart.tool("helm")), "template", "x", str(copy), "--kube-version", chart.kube_version(),
+    proc = chart.run([str(chart.tool("helm")), "template", "x", str(copy),
+                      "--kube-version", chart.kube_version(),
                       "-f", str(chart.values_file("dev"))], check=False)
     assert proc.returncode != 0 and "helm-files.sh" in proc.stderr
 

@@ -22,7 +22,8 @@ def test_posture_policy_unit_tests() -> None:
 
 
 @pytest.mark.parametrize("overlay", chart.OVERLAYS)
-def test_overlay_is_compliant(overlay: str, rendered: dict[str, list[dict[str, Any]]], tmp_path: Path) -> None:
+def test_overlay_is_compliant(overlay: str, rendered: dict[str, list[dict[str, Any]]],
+                              tmp_path: Path) -> None:
     deny = chart.posture_deny(chart.posture_input(overlay, rendered[overlay]), tmp_path)
     assert deny == [], "\n".join(deny)
     pods = len(chart.pod_templates(rendered[overlay]))
@@ -34,7 +35,8 @@ FAULTS = chart.chart_faults()
 
 def test_chart_faults_are_seeded() -> None:
     names = {f["name"] for f in FAULTS}
-    assert {"chart-pod-without-run-as-non-root", "chart-missing-default-deny", "chart-privileged-pod"} <= names
+    assert {"chart-pod-without-run-as-non-root", "chart-missing-default-deny",
+            "chart-privileged-pod"} <= names
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f["name"] for f in FAULTS])
@@ -52,5 +54,6 @@ def test_limits_removed_is_flagged(rendered: dict[str, list[dict[str, Any]]], tm
     """No limits on a real chart object (not only in the Rego unit tests)."""
     fault = {"name": "no-limits", "target": {"kind": "StatefulSet", "name": "postgres"},
              "patch": [{"op": "remove", "path": "/spec/template/spec/containers/0/resources/limits"}]}
-    deny = chart.posture_deny(chart.posture_input("prod", chart.apply_fault(fault, rendered["prod"])), tmp_path)
+    bad = chart.apply_fault(fault, rendered["prod"])
+    deny = chart.posture_deny(chart.posture_input("prod", bad), tmp_path)
     assert "StatefulSet/postgres: container postgres: resources.limits.memory missing" in deny

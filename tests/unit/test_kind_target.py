@@ -1,0 +1,109 @@
+"""The kind target's command construction and output parsing (no cluster needed), and
+its agreement with the Helm chart's names."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import yaml
+
+from conformance import catalog
+from conformance.targets import kind
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "infra" / "helm" / "soma-infra"
+
+
+def test_kubectl_prefix() -> None:
+    assert kind.kubectl("kind-soma", "soma-infra", "get", "pods") == [
+        "kubectl", "--context", "kind-soma", "--namespace", "soma-infra", "get", "pods"]
+
+
+def test_port_forward_random_local_port() -> None:
+    cmd = kind.port_forward_cmd("kind-soma", "soma-infra", "postgres", 5432)
+    assert cmd[-4:] == ["svc/postgres", ":5432", "--address", "127.0.0.1"]
+
+
+def test_port_forward_kafka_on_its_advertised_host_port() -> None:
+    cmd = kind.port_forward_cmd("kind-soma", "soma-infra", "kafka", 9092)
+    assert "29092:29092" in cmd and ":9092" not in cmd
+
+
+def test_kafka_host_listener_matches_chart_dev_overlay() -> None:
+    dev = yaml.safe_load((CHART / "values-dev.yaml").read_text(encoding="utf-8"))
+    assert dev["kafka"]["hostListener"] == {"enabled": True, "port": kind.HOST_LISTENERS["kafka"]}
+
+
+def test_parse_forward_line() -> None:
+    assert kind.parse_forward_line("Forwarding from 127.0.0.1:43125 -> 5432") == 43125
+    assert kind.parse_forward_line("Forwarding from [::1]:43125 -> 5432") is None
+    assert kind.parse_forward_line("error: unable to forward") is None
+
+
+def test_probe_pod_labels_and_restricted_context() -> None:
+    pod = kind.probe_pod_overrides("p", "img", ["postgres", "redis"], "print(1)", "[]")
+    labels = pod["metadata"]["labels"]
+    assert labels["soma.io/client-postgres"] == "true" and labels["soma.io/client-redis"] == "true"
+    assert not [k for k in labels if k.startswith("soma.io/client-") and k not in
+                ("soma.io/client-postgres", "soma.io/client-redis")]
+    spec = pod["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = spec["containers"][0]["securityContext"]
+    assert sc == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                  "capabilities": {"drop": ["ALL"]}}
+    assert spec["containers"][0]["resources"]["limits"]
+
+
+def test_unlabelled_probe_pod_has_no_client_label() -> None:
+    pod = kind.probe_pod_overrides("p", "img", [], "print(1)", "[]")
+    assert not [k for k in pod["metadata"]["labels"] if k.startswith("soma.io/client-")]
+
+
+def test_probe_run_cmd_is_bounded() -> None:
+    cmd = kind.probe_run_cmd("kind-soma", "soma-infra", "p", "img", {"a": 1})
+    assert "--rm" in cmd and "--pod-running-timeout=60s" in cmd
+    assert json.loads(cmd[-1].split("=", 1)[1]) == {"a": 1}
+
+
+def test_decode_secret() -> None:
+    doc = {"data": {"POSTGRES_USER": base64.b64encode(b"soma").decode()}}
+    assert kind.decode_secret(doc) == {"POSTGRES_USER": "soma"}
+
+
+def test_credentials_secret_matches_chart() -> None:
+    template = (CHART / "templates" / "secret-dev.yaml").read_text(encoding="utf-8")
+    assert f"name: {kind.CREDENTIALS_SECRET}" in template
+    for key in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "REDIS_PASSWORD",
+                "VAULT_DEV_ROOT_TOKEN"):
+        assert key in template
+
+
+def test_privileged_pod_is_privileged() -> None:
+    pod = kind.privileged_pod("x", "img")
+    c = pod["spec"]["containers"][0]
+    assert c["securityContext"]["privileged"] is True and pod["spec"]["hostNetwork"] is True
+
+
+def test_dry_run_create_cmd() -> None:
+    cmd = kind.dry_run_create_cmd("kind-soma", "soma-infra")
+    assert cmd[-6:] == ["create", "--dry-run=server", "-o", "name", "-f", "-"]
+
+
+def test_parse_podsecurity_rejection() -> None:
+    # the message shape of kube-apiserver 1.33 (seen in tests/helm against a real one)
+    stderr = ('Error from server (Forbidden): error when creating "STDIN": pods "x" is forbidden: '
+              'violates PodSecurity "restricted:latest": host namespaces (hostNetwork=true), '
+              'privileged (container "privileged" must not set securityContext.privileged=true)')
+    verdict = kind.parse_podsecurity_rejection(stderr)
+    assert verdict is not None and verdict.startswith("restricted:latest: host namespaces")
+    assert kind.parse_podsecurity_rejection('pods "x" is forbidden: exceeded quota') is None
+
+
+def test_security_contracts_in_catalog() -> None:
+    cat = catalog.load()
+    ids = {c.id: c for c in cat.contracts}
+    assert ids["security.networkpolicy"].area == "security"
+    assert ids["security.podsecurity"].area == "security"
