@@ -44,6 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="compose target: bring the stack up before and down after the run")
     group.addoption("--keep-stack", action="store_true", default=False,
                     help="never tear down what the target created (debugging)")
+    group.addoption("--contract", action="append", default=[], metavar="ID",
+                    help="run only this catalog contract (repeatable)")
     group.addoption("--kube-context", default="kind-soma", help="kind target: kube context")
     group.addoption("--namespace", default="soma-infra", help="kind target: namespace")
     group.addoption("--probe-image", default="soma-infra/probe:local",
@@ -152,8 +154,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give each contract test its area and service markers, from the catalog."""
+    """Give each contract test its area and service markers, from the catalog; with
+    --contract, keep only the named contracts."""
     cat = catalog_mod.load()
+    wanted = set(config.getoption("--contract"))
+    for unknown in sorted(wanted - {c.id for c in cat.contracts}):
+        raise pytest.UsageError(f"--contract: {unknown!r} is not in the contract catalog")
+    deselected: list[pytest.Item] = []
     for item in items:
         marker = item.get_closest_marker("contract")
         if marker is None:
@@ -163,11 +170,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             contract = cat.contract(contract_id)
         except KeyError as exc:
             raise pytest.UsageError(f"{item.nodeid}: {exc.args[0]}") from None
+        if wanted and contract.id not in wanted:
+            deselected.append(item)
+            continue
         item.add_marker(getattr(pytest.mark, contract.area))
         item.add_marker(getattr(pytest.mark, contract.service))
         item.user_properties.append(("contract", contract.id))
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(DEFAULT_TIMEOUT_S))
+    if wanted:
+        keep = [i for i in items if i not in deselected and i.get_closest_marker("contract")]
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
 
 
 @pytest.hookimpl(wrapper=True)
@@ -179,20 +193,6 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         return (yield)
     except ContractFailure as exc:
         pytest.fail(str(exc), pytrace=False)
-
-
-# --- fixtures ---------------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def soma_catalog() -> catalog_mod.Catalog:
-    """The contract catalog."""
-    return catalog_mod.load()
-
-
-@pytest.fixture(scope="session")
-def soma_target(pytestconfig: pytest.Config) -> Target:
-    """The target under test, set up (or attached to) once per session."""
-    return _setup_target(pytestconfig)
 
 
 _MEASUREMENTS: list[str] = []
@@ -210,6 +210,20 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("soma-conformance measurements")
         for line in _MEASUREMENTS:
             terminalreporter.write_line(line)
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def soma_catalog() -> catalog_mod.Catalog:
+    """The contract catalog."""
+    return catalog_mod.load()
+
+
+@pytest.fixture(scope="session")
+def soma_target(pytestconfig: pytest.Config) -> Target:
+    """The target under test, set up (or attached to) once per session."""
+    return _setup_target(pytestconfig)
 
 
 @pytest.fixture(scope="session")

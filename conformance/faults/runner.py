@@ -1,9 +1,10 @@
-"""Run the contract suite in a subprocess and read its JUnit XML: the tests of the
-suite's behaviour (failure isolation, usage errors, targets) observe it from outside,
-exactly as a user or CI would."""
+"""Run the contract suite in a subprocess and read its JUnit XML: the fault harness and
+the tests of the suite's behaviour observe it from outside, exactly as a user or CI
+would. Each result carries the catalog contract id (JUnit property `contract`)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -20,14 +21,19 @@ class SuiteRun:
     stderr: str
     outcomes: dict[str, str] = field(default_factory=dict)   # test name -> passed/failed/skipped/error
     messages: dict[str, str] = field(default_factory=dict)   # test name -> failure message
+    contracts: dict[str, str] = field(default_factory=dict)  # test name -> contract id
 
 
-def run_suite(args: list[str], tmp: Path, timeout: float = 600) -> SuiteRun:
+def run_suite(args: list[str], tmp: Path, timeout: float = 600,
+              env: dict[str, str] | None = None) -> SuiteRun:
     junit = tmp / "junit.xml"
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-p", "no:cacheprovider",
-           "-q", f"--junitxml={junit}", "--report-dir", str(tmp / "reports"), *args]
+           "-q", f"--junitxml={junit}", "-o", "junit_family=xunit1",
+           "--report-dir", str(tmp / "reports"), *args]
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp, check=False)
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp,
+                          check=False, env=full_env)
     run = SuiteRun(proc.returncode, time.monotonic() - t0, proc.stdout, proc.stderr)
     if junit.exists():
         for case in ET.parse(junit).getroot().iter("testcase"):
@@ -40,4 +46,7 @@ def run_suite(args: list[str], tmp: Path, timeout: float = 600) -> SuiteRun:
                     message = node.get("message", "")
             run.outcomes[name] = outcome
             run.messages[name] = message
+            for prop in case.iter("property"):
+                if prop.get("name") == "contract":
+                    run.contracts[name] = str(prop.get("value"))
     return run

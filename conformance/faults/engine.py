@@ -1,0 +1,192 @@
+"""Apply a seeded fault to a compose stack, run the contracts it must break, restore.
+
+The stack is an isolated compose project (see tests/faults), never a stack someone is
+using. Restoring always recreates the touched services from the unmodified compose file
+and waits until they are healthy again, so faults never leak into each other.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from conformance.faults.model import Fault, FaultDumper
+from conformance.faults.runner import SuiteRun, run_suite
+from conformance.resources import REPO_ROOT
+from conformance.targets.compose import ComposeTarget
+
+CMD_TIMEOUT_S = 240
+
+
+@dataclass
+class Verdict:
+    fault: Fault
+    killed: bool
+    details: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _compose(target: ComposeTarget, *args: str, files: list[Path] | None = None) -> None:
+    cmd = target.compose_cmd()
+    for extra in files or []:
+        cmd += ["-f", str(extra)]
+    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=CMD_TIMEOUT_S, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"compose {' '.join(args)}: {proc.stderr.strip()[-300:]}")
+
+
+def _overlay(src: Path, fault: Fault, dest: Path) -> Path:
+    """A copy of src with the fault's files replaced/added and its text edits made.
+    An edit whose text is no longer there is an error: the fault would be a no-op."""
+    shutil.copytree(src, dest)
+    for rel, replacement in fault.files.items():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(replacement, target)
+    for rel, edits in fault.edits.items():
+        target = dest / rel
+        text = target.read_text(encoding="utf-8")
+        for old, new in edits:
+            if old not in text:
+                raise RuntimeError(f"fault {fault.name}: {rel} no longer contains {old!r}")
+            text = text.replace(old, new)
+        target.write_text(text, encoding="utf-8")
+    return dest
+
+
+def _opa_bundle(fault: Fault, work: Path) -> Path:
+    from conformance.policy_revision import revision
+
+    src = _overlay(REPO_ROOT / "policies/bundle", fault, work / "bundle")
+    out = work / "soma.tar.gz"
+    opa = shutil.which("opa") or str(Path.home() / ".cache/soma-infra/bin/opa")
+    subprocess.run([opa, "build", "--bundle", str(src), "--ignore", "*_test.rego",
+                    "--revision", revision(src), "-o", str(out)],
+                   check=True, capture_output=True, timeout=120)
+    out.chmod(0o644)
+    return out
+
+
+class FaultEngine:
+    def __init__(self, target: ComposeTarget, work: Path) -> None:
+        self.target = target
+        self.work = work
+
+    def _override_file(self, fault: Fault, doc: dict[str, object]) -> Path:
+        path = self.work / f"{fault.name}.override.yaml"
+        path.write_text(yaml.dump(doc, Dumper=FaultDumper, sort_keys=False), encoding="utf-8")
+        return path
+
+    def apply(self, fault: Fault, scratch: Path) -> dict[str, str]:
+        """Break the stack; returns extra environment for the suite run."""
+        services = list(fault.services)
+        wait = ["--wait"] if fault.wait == "healthy" else []
+        if fault.kind == "stop":
+            _compose(self.target, "stop", *services)
+        elif fault.kind == "compose-override":
+            override = self._override_file(fault, dict(fault.override or {}))
+            _compose(self.target, "up", "-d", "--no-deps", *wait, *services, files=[override])
+        elif fault.kind == "exec":
+            _compose(self.target, "exec", "-T", services[0], *fault.command)
+        elif fault.kind == "opa-bundle":
+            bundle = _opa_bundle(fault, scratch)
+            opa_cfg = REPO_ROOT / "infra/config/opa/opa.yaml"
+            from conformance.faults.model import OverrideList
+            override = self._override_file(fault, {"services": {"opa": {"volumes": OverrideList([
+                f"{bundle}:/bundle/soma.tar.gz:ro", f"{opa_cfg}:/config/opa.yaml:ro"])}}})
+            _compose(self.target, "up", "-d", "--no-deps", "--wait", "opa", files=[override])
+        elif fault.kind == "prometheus-config":
+            conf = _overlay(REPO_ROOT / "infra/config/prometheus", fault, scratch / "prometheus")
+            for path in conf.rglob("*"):
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            conf.chmod(0o755)
+            from conformance.faults.model import OverrideList
+            override = self._override_file(fault, {"services": {"prometheus": {"volumes": OverrideList([
+                "prometheus-data:/prometheus", f"{conf}:/etc/prometheus:ro"])}}})
+            _compose(self.target, "up", "-d", "--no-deps", "--wait", "prometheus", files=[override])
+        elif fault.kind in ("suite-env", "static"):
+            pass
+        self.settle(fault)
+        env = dict(fault.env)
+        for key, value in env.items():  # repo-relative paths, as fault.yaml writes them
+            if value.startswith(("fixtures/", "infra/", "policies/")):
+                env[key] = str(REPO_ROOT / value)
+        return env
+
+    def settle(self, fault: Fault) -> None:
+        """Wait (bounded) until the fault is observable, e.g. Prometheus saw a target die."""
+        want = fault.settle.get("prometheus_target")
+        if not want:
+            return
+        import time
+
+        import httpx
+
+        ep = self.target.endpoint("prometheus")
+        deadline = time.monotonic() + float(fault.settle.get("timeout_s", 40))
+        while time.monotonic() < deadline:
+            try:
+                targets = httpx.get(ep.url("/api/v1/targets"), timeout=5).json()["data"]["activeTargets"]
+                if any(t["labels"].get("job") == want["job"] and t["health"] == want["health"]
+                       for t in targets):
+                    return
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass
+            time.sleep(1)
+        raise RuntimeError(f"fault {fault.name}: Prometheus never reported {want} within the settle time")
+
+    def restore(self, fault: Fault) -> None:
+        services = list(fault.services) or {"opa-bundle": ["opa"], "prometheus-config": ["prometheus"]}.get(fault.kind, [])
+        if not services:
+            return
+        _compose(self.target, "up", "-d", "--no-deps", "--force-recreate", "--wait", *services)
+        if "vault" in services:  # a recreated dev server forgot the identity issuer
+            _compose(self.target, "up", "-d", "--no-deps", "--force-recreate", "--wait", "vault-bootstrap")
+
+    def suite_args(self, fault: Fault) -> list[str]:
+        args = ["--target=compose", f"--project-name={self.target.project}"]
+        args += [f"--env-file={f}" for f in self.target.env_files]
+        args += [f"--contract={cid}" for cid in fault.breaks]
+        return args
+
+    def run(self, fault: Fault) -> Verdict:
+        import time
+
+        t0 = time.monotonic()
+        scratch = Path(tempfile.mkdtemp(prefix=f"fault-{fault.name}-", dir=self.work))
+        scratch.chmod(0o755)
+        try:
+            env = self.apply(fault, scratch)
+            result = run_suite(self.suite_args(fault), scratch, env=env)
+        finally:
+            self.restore(fault)
+        verdict = judge(fault, result)
+        verdict.seconds = time.monotonic() - t0
+        return verdict
+
+
+def judge(fault: Fault, run: SuiteRun) -> Verdict:
+    """Killed when every targeted contract failed, each for the expected reason."""
+    verdict = Verdict(fault, killed=True)
+    for cid in fault.breaks:
+        tests = [name for name, c in run.contracts.items() if c == cid]
+        if not tests:
+            verdict.killed = False
+            verdict.details.append(f"{cid}: no test ran (rc={run.returncode}: {run.stderr.strip()[-200:]})")
+            continue
+        for name in tests:
+            outcome, message = run.outcomes[name], run.messages[name]
+            if outcome != "failed":
+                verdict.killed = False
+                verdict.details.append(f"{cid}: {name} {outcome} under the fault")
+            elif fault.reason.lower() not in message.lower():
+                verdict.killed = False
+                verdict.details.append(f"{cid}: failed for another reason: {message[:200]}")
+            else:
+                verdict.details.append(f"{cid}: failed: {message[:160]}")
+    return verdict

@@ -1,0 +1,7 @@
+# The mutation harness (issue 9): seeded faults against an isolated stack, kill rate.
+.PHONY: mutation
+TEST_STEPS += mutation
+
+mutation: deps docker env bundle ## apply every seeded fault to an isolated stack; print the kill rate
+	@bash infra/scripts/build-images.sh >/dev/null
+	@$(PYTEST) tests/faults -q -s -p no:randomly
