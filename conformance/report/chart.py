@@ -33,7 +33,8 @@ def pass_rate_svg(points: list[RunPoint]) -> str:
     for i, p in enumerate(points):
         label = escape(p.started_at[:16].replace("T", " "))
         if i in (0, n - 1) or n <= 8:
-            parts.append(f'<text x="{x(i):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle" '
+            anchor = "end" if i == n - 1 and n > 1 else "start" if i == 0 and n > 1 else "middle"
+            parts.append(f'<text x="{x(i):.1f}" y="{H - BOTTOM + 16}" text-anchor="{anchor}" '
                          f'class="axis">{label[5:]}</text>')
         if p.pass_rate is None:
             continue

@@ -30,7 +30,7 @@ h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dde1e6;padding-bott
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #dde1e6}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eef0f3;vertical-align:top}
 th{background:#f0f2f5}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .st{display:inline-block;padding:1px 7px;border-radius:10px;font-size:12px;font-weight:600}
 .st.passed{background:#e3f6e8;color:#165c2b}
 .st.failed,.st.error{background:#fde8e8;color:#8a1c1c}
@@ -74,7 +74,7 @@ def _bar(row: dict[str, int]) -> str:
 
 
 def _group_table(title: str, rows: dict[str, dict[str, int]], anchor: str) -> str:
-    head = "".join(f"<th>{s}</th>" for s in (*STATUSES, "pending"))
+    head = "".join(f'<th class="n">{s}</th>' for s in (*STATUSES, "pending"))
     body = "".join(
         f"<tr><td>{escape(name)}</td>" + "".join(f'<td class="n">{row.get(s, 0)}</td>'
                                                    for s in (*STATUSES, "pending"))
