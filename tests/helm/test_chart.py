@@ -193,3 +193,40 @@ def test_helm_package(tmp_path: Path) -> None:
         assert needed in names, needed
     SUMMARY.append(f"helm package: {pkg.name} ({pkg.stat().st_size} bytes, {len(names)} files) "
                    f"{proc.stdout.strip()[:0]}")
+
+
+def _scrape_targets() -> list[tuple[str, int]]:
+    """(service, port) of every scrape target in infra/config/prometheus/prometheus.yml."""
+    import yaml
+    prom = yaml.safe_load((chart.ROOT / "infra/config/prometheus/prometheus.yml").read_text(encoding="utf-8"))
+    suffix = "." + chart.catalog()["dns_suffix"]
+    out = []
+    for job in prom["scrape_configs"]:
+        for sc in job.get("static_configs", []):
+            for t in sc["targets"]:
+                host, port = t.rsplit(":", 1)
+                out.append((host.removesuffix(suffix), int(port)))
+        for sd in job.get("dns_sd_configs", []):
+            out.extend((n.removesuffix(suffix), int(sd["port"])) for n in sd["names"])
+    return out
+
+
+@pytest.mark.parametrize("overlay", chart.OVERLAYS)
+def test_every_scrape_target_is_exposed_and_allowed(overlay: str,
+                                                    rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Prometheus (shared config) can reach every target it scrapes: the Service exposes the
+    port and a NetworkPolicy lets the scraper in on it."""
+    objs = rendered[overlay]
+    services = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Service"}
+    policies = {o["metadata"]["name"]: o for o in objs if o["kind"] == "NetworkPolicy"}
+    targets = _scrape_targets()
+    assert targets
+    for svc, port in targets:
+        if svc not in services:  # optional service not deployed (DNS SD finds nothing)
+            assert svc in ("grafana", "openfga"), f"{overlay}: scrape target {svc} has no Service"
+            continue
+        assert port in [p["port"] for p in services[svc]["spec"]["ports"]], f"{svc}:{port} not exposed"
+        np = policies.get(f"allow-scrape-{svc}")
+        assert np, f"{overlay}: no allow-scrape-{svc} NetworkPolicy"
+        ports = [p["port"] for rule in np["spec"]["ingress"] for p in rule["ports"]]
+        assert port in ports, f"{overlay}: allow-scrape-{svc} does not open {port}"
