@@ -84,15 +84,19 @@ def test_no_alert_firing(prometheus: Prometheus, record_property: Record) -> Non
 def test_dashboards_show_data(prometheus: Prometheus, soma_catalog: Catalog, record_property: Record) -> None:
     folder = dashboards_dir(soma_catalog)
     interval = checks.interval_seconds(contract_interval(soma_catalog))
-    summary = checks.dashboards_show_data(prometheus, folder, interval)
+    external = frozenset(str(u) for u in settings(soma_catalog).get("dashboards_fed_externally") or [])
+    summary = checks.dashboards_show_data(prometheus, folder, interval, external)
     report(record_property, "panels with data/total", summary)
 
 
 def dashboards_dir(catalog: Catalog) -> Path:
-    """The provisioned dashboards; SOMA_DASHBOARDS_DIR points the contract at another copy
-    (the seeded fault `dashboard-misspelled-metric` uses it)."""
+    """The provisioned dashboards; SOMA_DASHBOARDS_DIR (absolute, or relative to the repo
+    root) points the contract at another copy: the seeded fault
+    fixtures/faults/dashboard-misspelled-metric uses it."""
     override = os.environ.get("SOMA_DASHBOARDS_DIR")
-    return Path(override) if override else data_path(str(settings(catalog)["dashboards_dir"]))
+    if override:
+        return Path(override) if Path(override).is_absolute() else data_path(override)
+    return data_path(str(settings(catalog)["dashboards_dir"]))
 
 
 @pytest.mark.contract("observability.grafana.datasource")
