@@ -152,7 +152,8 @@ class ReportPlugin:
         self._refresh()
         for area, counts in self.collector.newly_done_areas():
             progress.emit(self.config, progress.area_line(area, counts, self.run))
-        self._save()
+        if report.when != "setup" or not report.passed:  # a passed setup changes no result
+            self._save()
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
