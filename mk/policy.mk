@@ -1,6 +1,6 @@
 # The runtime authorization policy (policies/bundle): strict compile, formatting, unit
 # tests with an exact 100% coverage gate; and the decision-latency measurement.
-.PHONY: test-policy bench-policy
+.PHONY: test-policy bench-policy test-policy-faults
 TEST_STEPS += test-policy
 
 test-policy: ## OPA policy: check --strict, fmt clean, opa test with exactly 100% coverage
@@ -8,3 +8,6 @@ test-policy: ## OPA policy: check --strict, fmt clean, opa test with exactly 100
 
 bench-policy: deps ## p50/p99 of 2,000 sequential decisions against the live OPA (a measurement)
 	@$(PYTHON) -m conformance.bench.policy_latency
+
+test-policy-faults: deps ## seeded policy faults on a spare OPA beside the running stack: each must be caught
+	@$(PYTEST) tests/live/test_policy_faults.py -q -s

@@ -42,14 +42,15 @@ def test_kafka_metadata_and_round_trip(soma_endpoint: Get) -> None:
 
 
 @pytest.mark.contract("readiness.opa")
-def test_opa_health_allow_and_deny(soma_endpoint: Get, soma_catalog: Catalog) -> None:
+def test_opa_health_allow_and_deny(soma_endpoint: Get, soma_catalog: Catalog,
+                                   soma_mint: Callable[[str, str], str]) -> None:
     from conformance.policy_probe import readiness_decisions
 
     ep = soma_endpoint("opa")
     resp = clients.http_get(ep, "/health")
     if resp.status_code != 200:
         raise ContractFailure(f"{ep}: GET /health answered {resp.status_code}: {resp.text[:120]}")
-    readiness_decisions(ep, soma_catalog)
+    readiness_decisions(ep, soma_catalog, soma_mint)
 
 
 @pytest.mark.contract("readiness.vault")

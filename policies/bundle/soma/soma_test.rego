@@ -104,6 +104,20 @@ test_no_input_denied if {
 	not soma.allow
 }
 
+test_schema_path_agrees_when_the_fast_path_declines if {
+	d := soma.decision with input as ok_input
+		with http.send as jwks_ok
+		with time.now_ns as now_ns
+		with soma._fast_ok as false
+
+	d.allow
+}
+
+test_non_object_input_denied if {
+	reasons("{\"tenant\": \"tenant-a\"}") == ["malformed_input: input must be an object, got string"]
+	reasons([ok_input]) == ["malformed_input: input must be an object, got array"]
+}
+
 test_mistyped_and_missing_fields_denied if {
 	bad := json.patch(ok_input, [
 		{"op": "replace", "path": "/tenant", "value": 7},
@@ -205,6 +219,7 @@ all_inputs := [
 	req(token("gateway", "tenant-z"), "orders", "tenant-z", "read"),
 	req("e30.e30.x", "orders", "tenant-a", "read"),
 	{"tenant": 1},
+	"{}",
 ]
 
 consistent(d) if {

@@ -1,0 +1,1 @@
+"""Measurements (not assertions) against a live target."""

@@ -1,0 +1,371 @@
+"""Policy and tenancy contracts against the target's live OPA.
+
+Expectations come from the repo (golden table, policy data, input schema); tokens are
+real ones from the target's issuer, minted once per session. Properties run thousands
+of inputs through one keep-alive connection and vary everything except the tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import strategies as st
+
+from conformance.catalog import Catalog
+from conformance.policy_cases import (
+    GoldenCase,
+    PolicyData,
+    build_input,
+    golden,
+    input_schema,
+    policy_data,
+    schema_valid,
+)
+from conformance.policy_probe import DecisionClient
+from conformance.policy_revision import revision
+from conformance.probes.clients import ContractFailure
+from conformance.resources import data_path
+from conformance.targets.base import Endpoint
+
+Mint = Callable[[str, str], str]
+Identity = tuple[str, str]
+EXAMPLES = 2000
+PROPERTY_TIMEOUT_S = 240
+CASES, _ = golden()
+PROPS = settings(max_examples=EXAMPLES, deadline=None, database=None,
+                 phases=(Phase.explicit, Phase.generate),  # no shrinking: bounded time on failure
+                 suppress_health_check=list(HealthCheck))
+
+
+# --- session resources ------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def opa(soma_endpoint: Callable[[str], Endpoint], soma_catalog: Catalog) -> Iterator[DecisionClient]:
+    client = DecisionClient(soma_endpoint("opa"), soma_catalog)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def tokens(soma_mint: Mint) -> dict[Identity, str]:
+    """One real token per dev identity (caller service x tenant), minted in parallel once."""
+    data = policy_data()
+    ids = [(svc, tenant) for svc in sorted(data.allowlist) for tenant in sorted(data.tenants)]
+    with ThreadPoolExecutor(max_workers=len(ids)) as pool:
+        minted = list(pool.map(lambda i: soma_mint(*i), ids))
+    return dict(zip(ids, minted, strict=True))
+
+
+def _mint_from(tokens: dict[Identity, str]) -> Mint:
+    def mint(service: str, tenant: str) -> str:
+        if (service, tenant) not in tokens:
+            raise ContractFailure(f"golden table needs identity {service}.{tenant}, which is "
+                                  f"not a dev identity of the policy data")
+        return tokens[(service, tenant)]
+    return mint
+
+
+def _measure(record: Callable[[str, object], None], text: str) -> None:
+    record("measurement", text)
+
+
+# --- bundle and configuration -----------------------------------------------------------
+
+@pytest.mark.contract("policy.bundle_revision")
+def test_live_bundle_is_the_repo_policy(opa: DecisionClient, soma_catalog: Catalog) -> None:
+    source = str(soma_catalog.policy["bundle_source"])
+    want = revision(data_path(source))
+    bundles = opa.get("/v1/data/system/bundles")
+    if not isinstance(bundles, dict) or not bundles:
+        raise ContractFailure(f"{opa.ep}: serves no bundle (GET /v1/data/system/bundles: {bundles!r:.120})")
+    served = {name: str((b.get("manifest") or {}).get("revision", "")) for name, b in bundles.items()}
+    if want not in served.values():
+        got = ", ".join(f"{name}={rev or '<none>'}" for name, rev in served.items())
+        raise ContractFailure(f"{opa.ep}: policy drift: OPA serves revision {got}, "
+                              f"but the repo's {source} computes {want}")
+
+
+@pytest.mark.contract("policy.identity_config")
+def test_policy_trusts_the_catalog_issuer(opa: DecisionClient, soma_catalog: Catalog) -> None:
+    live = opa.get("/v1/data/soma/config/identity")
+    if not isinstance(live, dict):
+        raise ContractFailure(f"{opa.ep}: data.soma.config.identity is missing: {live!r:.120}")
+    for key in ("issuer", "jwks_url", "audience", "algorithms", "required_claims"):
+        if live.get(key) != soma_catalog.identity.get(key):
+            raise ContractFailure(f"{opa.ep}: policy identity.{key} is {live.get(key)!r}, "
+                                  f"the catalog says {soma_catalog.identity.get(key)!r}")
+
+
+# --- golden decision table ----------------------------------------------------------------
+
+def _golden_problems(case: GoldenCase, opa: DecisionClient, mint: Mint) -> list[str]:
+    body = case.body(mint)
+    expect = case.expect
+    allowed = opa.allow(body)
+    got = opa.decision(body)
+    problems = []
+    if allowed is not expect["allow"]:
+        problems.append(f"{opa.allow_path} answered {allowed!r}, expected {expect['allow']}")
+    if got["allow"] is not allowed:
+        problems.append(f"{opa.debug_path}.allow {got['allow']!r} disagrees with {opa.allow_path}")
+    if got["reasons"] != expect.get("reasons", []):
+        problems.append(f"reasons {got['reasons']!r}, expected {expect.get('reasons', [])!r}")
+    if "route" in expect and got.get("route") != expect["route"]:
+        problems.append(f"route {got.get('route')!r}, expected {expect['route']!r}")
+    return problems
+
+
+def _coverage_problems(opa: DecisionClient) -> list[str]:
+    """The table must cover every reason code the policy declares, every pool, throttle on/off."""
+    codes = opa.get("/v1/data/soma/reason_codes")
+    if not isinstance(codes, list) or not codes:
+        return [f"data.soma.reason_codes is missing: {codes!r:.120}"]
+    expected = [c.expect for c in CASES]
+    used = {r.split(":", 1)[0] for e in expected for r in e.get("reasons", [])}
+    routes = {(e["route"]["pool"], e["route"]["throttle"]) for e in expected if e.get("route")}
+    routing = policy_data().routing
+    want_pools = {*routing["pools"].values(), routing["batch_pool"]}
+    problems = []
+    if len(CASES) < 30:
+        problems.append(f"only {len(CASES)} cases (at least 30)")
+    if set(codes) - used:
+        problems.append(f"no case for reason codes {sorted(set(codes) - used)}")
+    if want_pools - {p for p, _ in routes} or {t for _, t in routes} != {True, False}:
+        problems.append(f"routes covered {sorted(routes)}, need every pool of {sorted(want_pools)} "
+                        f"and throttle true/false")
+    return problems
+
+
+@pytest.mark.contract("policy.golden")
+def test_golden_decision_table(opa: DecisionClient, tokens: dict[Identity, str],
+                               record_property: Callable[[str, object], None]) -> None:
+    """Every case on both paths; one failure lists every golden case that broke."""
+    problems = [f"table incomplete: {p}" for p in _coverage_problems(opa)]
+    mint = _mint_from(tokens)
+    for case in CASES:
+        problems += [f"golden case {case.name!r}: {p}" for p in _golden_problems(case, opa, mint)]
+    if problems:
+        raise ContractFailure(f"{opa.ep}: {len(problems)} golden problem(s): " + " | ".join(problems))
+    _measure(record_property, f"policy golden table: {len(CASES)} cases on {opa.allow_path} "
+                              f"and {opa.debug_path}, every reason code covered")
+
+
+# --- properties ---------------------------------------------------------------------------
+
+NAMES = st.from_regex(r"\A[a-z][a-z0-9-]{0,20}\Z")
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8)
+
+
+def _within(data: PolicyData, tenant: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Usage inside the tenant's budget (at most the limits)."""
+    budget = data.tenants[tenant]["budget"]
+    return st.fixed_dictionaries({
+        "requests": st.integers(0, int(budget["requests"])),
+        "cost_units": st.floats(0, float(budget["cost_units"])) | st.integers(0, int(budget["cost_units"])),
+    })
+
+
+def _allowed_bases(tokens: dict[Identity, str]) -> list[dict[str, Any]]:
+    """Every allowed call of the repo policy (own or granted tenant), per priority."""
+    data = policy_data()
+    return [build_input(tokens[(caller, token_tenant)], callee, tenant, op, context=ctx)
+            for caller, callee, op in data.allowed_calls()
+            for token_tenant in sorted(data.tenants) for tenant in sorted(data.tenants)
+            if data.tenant_allowed(caller, token_tenant, tenant, op)
+            for ctx in ({}, {"priority": "batch"})]
+
+
+@st.composite
+def allowed_inputs(draw: st.DrawFn, tokens: dict[Identity, str]) -> dict[str, Any]:
+    """A well-formed input the repo policy allows: listed call, own tenant or a granted one."""
+    data = policy_data()
+    caller, callee, op = draw(st.sampled_from(data.allowed_calls()))
+    token_tenant = draw(st.sampled_from(sorted(data.tenants)))
+    tenants = [t for t in sorted(data.tenants) if data.tenant_allowed(caller, token_tenant, t, op)]
+    tenant = draw(st.sampled_from(tenants))
+    context = draw(st.sampled_from([{}, {"priority": "batch"}, {"priority": "interactive"}]))
+    return build_input(tokens[(caller, token_tenant)], callee, tenant, op,
+                       usage=draw(_within(data, tenant)), context=context,
+                       resource=draw(st.text(min_size=1, max_size=40)))
+
+
+def _run(check: Callable[[Any], None], strategy: st.SearchStrategy[Any]) -> int:
+    """Run a property for EXAMPLES inputs; returns how many inputs were checked."""
+    checked = 0
+
+    @PROPS
+    @given(strategy)
+    def prop(example: Any) -> None:
+        nonlocal checked
+        check(example)
+        checked += 1
+
+    prop()
+    if checked < EXAMPLES:
+        raise ContractFailure(f"property ran only {checked} of {EXAMPLES} examples")
+    return checked
+
+
+def _denied_with(opa: DecisionClient, inp: Any, want: str, what: str) -> None:
+    """Denied, with a reason equal to want (or starting with it when it ends in ':')."""
+    got = opa.decision({"input": inp})
+    hit = any(r.startswith(want) if want.endswith(":") else r == want for r in got["reasons"])
+    if got["allow"] or not hit:
+        raise ContractFailure(f"{opa.ep}: {what} must be denied with reason {want!r}; decision was "
+                              f"{got!r:.300} for input {inp!r:.300}")
+
+
+def _schema_paths(schema: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every required field of the input schema, as a path."""
+    out = []
+    for name in schema.get("required", []):
+        path = (*prefix, name)
+        out.append(path)
+        out.extend(_schema_paths(schema["properties"][name], path))
+    return out
+
+
+@st.composite
+def malformed_inputs(draw: st.DrawFn, tokens: dict[Identity, str]) -> Any:
+    """An allowed input with one required field removed or replaced by a wrong value."""
+    inp = draw(allowed_inputs(tokens))
+    if draw(st.integers(0, 19)) == 0:  # now and then the whole document is not an object
+        return draw(JSON.filter(lambda v: not isinstance(v, dict)))
+    *parents, leaf = draw(st.sampled_from(_schema_paths(input_schema())))
+    node = inp
+    for key in parents:
+        node = node[key]
+    if draw(st.booleans()):
+        del node[leaf]
+    else:
+        node[leaf] = draw(JSON)
+    assume(not schema_valid(inp))
+    return inp
+
+
+@pytest.mark.contract("policy.malformed_denied")
+@pytest.mark.timeout(PROPERTY_TIMEOUT_S)
+def test_malformed_input_is_denied(opa: DecisionClient, tokens: dict[Identity, str],
+                                   record_property: Callable[[str, object], None]) -> None:
+    n = _run(lambda inp: _denied_with(opa, inp, "malformed_input:",
+                                      "input missing or mistyping a required field"),
+             malformed_inputs(tokens))
+    _measure(record_property, f"policy property malformed input denied: {n} examples")
+
+
+@st.composite
+def mismatched_tenants(draw: st.DrawFn, tokens: dict[Identity, str]) -> tuple[dict[str, Any], str, str]:
+    data = policy_data()
+    caller, token_tenant = draw(st.sampled_from(sorted(tokens)))
+    callee = draw(st.sampled_from(sorted({*data.allowlist, "payroll"})) | NAMES)
+    op = draw(st.sampled_from(sorted({o for c in data.allowlist.values() for v in c.values() for o in v}))
+              | NAMES)
+    tenant = draw(st.sampled_from(sorted(data.tenants)) | NAMES)
+    assume(not data.tenant_allowed(caller, token_tenant, tenant, op))
+    usage = draw(_within(data, tenant)) if tenant in data.tenants else {"requests": 1, "cost_units": 0}
+    return build_input(tokens[(caller, token_tenant)], callee, tenant, op, usage=usage), token_tenant, tenant
+
+
+@pytest.mark.contract("tenancy.mismatch_denied")
+@pytest.mark.timeout(PROPERTY_TIMEOUT_S)
+def test_tenant_mismatch_is_denied(opa: DecisionClient, tokens: dict[Identity, str],
+                                   record_property: Callable[[str, object], None]) -> None:
+    def check(example: tuple[dict[str, Any], str, str]) -> None:
+        inp, token_tenant, tenant = example
+        want = f'tenant_mismatch: token tenant "{token_tenant}" may not access tenant "{tenant}"'
+        _denied_with(opa, inp, want, f"token of {token_tenant} on tenant {tenant}")
+
+    n = _run(check, mismatched_tenants(tokens))
+    _measure(record_property, f"tenancy property tenant mismatch denied: {n} examples")
+
+
+@st.composite
+def unlisted_calls(draw: st.DrawFn, tokens: dict[Identity, str]) -> tuple[dict[str, Any], str]:
+    """Half the time a known service/operation combination the allowlist lacks (so every
+    such pair is tried), otherwise arbitrary names."""
+    data = policy_data()
+    caller, tenant = draw(st.sampled_from(sorted(tokens)))
+    services = sorted({*data.allowlist, "payroll"})
+    ops = sorted({o for c in data.allowlist.values() for v in c.values() for o in v})
+    if draw(st.booleans()):
+        callee, op = draw(st.sampled_from([(c, o) for c in services for o in ops
+                                           if not data.operation_allowed(caller, c, o)]))
+    else:
+        callee, op = draw(NAMES), draw(st.sampled_from(ops) | NAMES)
+        assume(not data.operation_allowed(caller, callee, op))
+    inp = build_input(tokens[(caller, tenant)], callee, tenant, op, usage=draw(_within(data, tenant)))
+    if callee in data.allowlist.get(caller, {}):
+        return inp, f'operation_not_allowed: service "{caller}" may not "{op}" on service "{callee}"'
+    return inp, f'pair_not_allowed: service "{caller}" may not call service "{callee}"'
+
+
+@pytest.mark.contract("policy.allowlist_enforced")
+@pytest.mark.timeout(PROPERTY_TIMEOUT_S)
+def test_call_outside_allowlist_is_denied(opa: DecisionClient, tokens: dict[Identity, str],
+                                          record_property: Callable[[str, object], None]) -> None:
+    def check(example: tuple[dict[str, Any], str]) -> None:
+        inp, want = example
+        _denied_with(opa, inp, want, "a call outside the allowlist")
+
+    n = _run(check, unlisted_calls(tokens))
+    _measure(record_property, f"policy property call outside allowlist denied: {n} examples")
+
+
+@st.composite
+def over_budget(draw: st.DrawFn, tokens: dict[Identity, str]) -> dict[str, Any]:
+    inp = draw(allowed_inputs(tokens))
+    budget = policy_data().tenants[inp["tenant"]]["budget"]
+    usage = inp["context"]["usage"]
+    for kind in draw(st.sampled_from([["requests"], ["cost_units"], ["requests", "cost_units"]])):
+        limit = budget[kind]
+        usage[kind] = (draw(st.integers(int(limit) + 1, int(limit) * 100)) if kind == "requests"
+                       else draw(st.floats(float(limit), float(limit) * 100, exclude_min=True)))
+    return inp
+
+
+@pytest.mark.contract("policy.budget_enforced")
+@pytest.mark.timeout(PROPERTY_TIMEOUT_S)
+def test_usage_over_budget_is_denied(opa: DecisionClient, tokens: dict[Identity, str],
+                                     record_property: Callable[[str, object], None]) -> None:
+    n = _run(lambda inp: _denied_with(opa, inp, "budget_exceeded:",
+                                      "usage over the tenant budget"),
+             over_budget(tokens))
+    _measure(record_property, f"policy property usage over budget denied: {n} examples")
+
+
+@pytest.mark.contract("policy.decision_stable")
+@pytest.mark.timeout(PROPERTY_TIMEOUT_S)
+def test_allowed_decision_ignores_irrelevant_context(
+        opa: DecisionClient, tokens: dict[Identity, str],
+        record_property: Callable[[str, object], None]) -> None:
+    relevant = set(input_schema()["properties"]["context"]["properties"])
+    extras = st.dictionaries(st.text(max_size=12).filter(lambda k: k not in relevant), JSON,
+                             min_size=1, max_size=4)
+    baseline: dict[str, dict[str, Any]] = {}
+
+    def check(example: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        inp, extra = example
+        key = repr(inp)
+        if key not in baseline:
+            baseline[key] = opa.decision({"input": inp})
+            if not baseline[key]["allow"]:
+                raise ContractFailure(f"{opa.ep}: an input the repo policy allows was denied: "
+                                      f"{baseline[key]!r:.300} for {inp!r:.300}")
+        varied = {**inp, "context": {**inp["context"], **extra}}
+        got = opa.decision({"input": varied})
+        if got != baseline[key]:
+            raise ContractFailure(f"{opa.ep}: context keys {sorted(extra)} changed the decision "
+                                  f"from {baseline[key]!r:.200} to {got!r:.200}")
+
+    bases = _allowed_bases(tokens)
+    n = _run(check, st.tuples(st.sampled_from(bases), extras))
+    _measure(record_property, f"policy property allowed decision stable under irrelevant context: "
+                              f"{n} examples ({len(baseline)} distinct allowed inputs)")
