@@ -25,6 +25,13 @@ if [ -x "$bin/kube-apiserver" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$mod" ]; t
   echo "kube-tools: kube-apiserver ($mod) cached"; exit 0
 fi
 
+# one build at a time (make test and a developer may both ask); re-check after waiting
+exec 9>"$bin/.kube-apiserver.lock"
+flock -w 5400 9 || { echo "kube-tools: another build holds the lock for too long" >&2; exit 1; }
+if [ -x "$bin/kube-apiserver" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$mod" ]; then
+  echo "kube-tools: kube-apiserver ($mod) cached"; exit 0
+fi
+
 staging_ver="v0.${ver#v1.}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

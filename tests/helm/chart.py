@@ -129,12 +129,18 @@ def pod_templates(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, An
             template = {"metadata": obj["metadata"], "spec": obj["spec"]}
         if template is None:
             continue
+        spec = copy.deepcopy(template["spec"])
+        # a StatefulSet's pods get one PVC volume per volumeClaimTemplate (<claim>-<sts>-<ordinal>)
+        for claim in obj["spec"].get("volumeClaimTemplates", []) if kind == "StatefulSet" else []:
+            cname = claim["metadata"]["name"]
+            spec.setdefault("volumes", []).append(
+                {"name": cname, "persistentVolumeClaim": {"claimName": f"{cname}-{name}-0"}})
         meta = template.get("metadata") or {}
         pod = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": f"podcheck-{kind.lower()}-{name}"[:63].rstrip("-"),
                             "namespace": obj["metadata"].get("namespace", NAMESPACE),
                             "labels": meta.get("labels", {})},
-               "spec": copy.deepcopy(template["spec"])}
+               "spec": spec}
         pods.append((f"{kind}/{name}", pod))
     return pods
 
