@@ -230,3 +230,18 @@ def test_every_scrape_target_is_exposed_and_allowed(overlay: str,
         assert np, f"{overlay}: no allow-scrape-{svc} NetworkPolicy"
         ports = [p["port"] for rule in np["spec"]["ingress"] for p in rule["ports"]]
         assert port in ports, f"{overlay}: allow-scrape-{svc} does not open {port}"
+
+
+def test_kind_config() -> None:
+    """infra/kind/soma-kind.yaml: cluster soma (context kind-soma), one laptop node, the
+    default CNI (kindnet, NetworkPolicy-enforcing from kind v0.24, the pinned kind is newer)."""
+    import yaml
+    cfg = yaml.safe_load((chart.ROOT / "infra/kind/soma-kind.yaml").read_text(encoding="utf-8"))
+    assert cfg["kind"] == "Cluster" and cfg["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    assert cfg["name"] == "soma"
+    assert cfg.get("networking", {}).get("disableDefaultCNI", False) is False
+    assert [n["role"] for n in cfg["nodes"]] == ["control-plane"]
+    versions = dict(line.split("=", 1) for line in (chart.ROOT / "infra/scripts/versions.env").read_text(
+        encoding="utf-8").splitlines() if "=" in line and not line.startswith("#"))
+    major, minor = (int(x) for x in versions["KIND_VERSION"].lstrip("v").split(".")[:2])
+    assert (major, minor) >= (0, 24), "kindnet enforces NetworkPolicy only from kind v0.24"
