@@ -167,3 +167,13 @@ def test_helm_install_against_apiserver(cluster: ControlPlane) -> None:
                                                 "-o", "name").stdout.splitlines() if line.strip()]
     SUMMARY.append(f"helm install (dev, --no-hooks) against the API server: deployed, {len(objects)} objects "
                    f"in {ns}; NOTES list {len(listed)} contract DNS names, JWKS and decision path")
+
+
+def test_invalid_object_refused(cluster: ControlPlane, rendered: dict[str, list[dict[str, Any]]],
+                                tmp_path: Path) -> None:
+    """The 'all accepted' assertion can fail: a rendered Service with an out-of-range port
+    is refused by the API server's validation."""
+    svc = next(o for o in rendered["dev"] if o["kind"] == "Service" and o["metadata"]["name"] == "postgres")
+    bad = chart.json_patch(svc, [{"op": "replace", "path": "/spec/ports/0/port", "value": 70000}])
+    proc = ssa(cluster, dump([bad], tmp_path / "svc.yaml"), "--dry-run=server", check=False)
+    assert proc.returncode != 0 and "spec.ports[0].port" in proc.stderr, proc.stderr
