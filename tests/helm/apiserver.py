@@ -5,6 +5,7 @@ infra/scripts/kube-tools.sh (kube-apiserver). Everything is bounded and always s
 
 from __future__ import annotations
 
+import atexit
 import secrets
 import shutil
 import socket
@@ -90,6 +91,7 @@ class ControlPlane:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def start(self) -> None:
+        atexit.register(self.stop)  # also on an interpreter exit that skips the fixture teardown
         began = time.monotonic()
         deadline = began + START_TIMEOUT_S
         client, peer = free_port(), free_port()
