@@ -7,13 +7,16 @@ service fails its own contracts quickly and nothing else.
 
 from __future__ import annotations
 
+import functools
 import os
+import queue
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 # etcd3's generated protobuf code predates protobuf 4: it needs the pure-Python runtime
 os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
@@ -24,6 +27,9 @@ from conformance.targets.base import Credentials, Endpoint  # noqa: E402
 
 CONNECT_TIMEOUT_S = 3.0
 IO_TIMEOUT_S = 5.0
+# Hard bound on one probe, whatever the client library does (retries, back-off,
+# bootstrap loops): a service that never answers fails its contract within this.
+PROBE_DEADLINE_S = 10.0
 
 
 class ContractFailure(AssertionError):
@@ -44,6 +50,43 @@ def failing_as(ep: Endpoint, what: str) -> Iterator[None]:
         raise
     except Exception as exc:  # noqa: BLE001 - the point is to name any cause
         raise ContractFailure(f"{ep}: {what}: {describe_exc(exc)}") from exc
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def bounded(seconds: float = PROBE_DEADLINE_S) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Run a probe in a daemon thread and give up after `seconds`, naming the endpoint.
+
+    The first argument of a bounded probe is its Endpoint. A probe still stuck in a
+    client library is abandoned (daemon thread), never waited for."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            box: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=1)
+
+            def target() -> None:
+                try:
+                    box.put((True, fn(*args, **kwargs)))
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    box.put((False, exc))
+
+            threading.Thread(target=target, daemon=True, name=f"probe-{fn.__name__}").start()
+            try:
+                ok, value = box.get(timeout=seconds)
+            except queue.Empty:
+                raise ContractFailure(
+                    f"{args[0]}: {fn.__name__.replace('_', ' ')}: no answer within {seconds:.0f}s"
+                ) from None
+            if ok:
+                return value  # type: ignore[return-value]
+            raise value  # type: ignore[misc]
+
+        return run
+
+    return wrap
 
 
 def tcp_reachable(ep: Endpoint, timeout: float = CONNECT_TIMEOUT_S) -> None:
@@ -77,6 +120,7 @@ def json_of(ep: Endpoint, resp: httpx.Response, what: str) -> Any:
         ) from None
 
 
+@bounded()
 def postgres_select_1(ep: Endpoint, creds: Credentials) -> int:
     import psycopg
 
@@ -96,17 +140,22 @@ def redis_client(ep: Endpoint, creds: Credentials) -> Any:
     import redis
 
     tcp_reachable(ep)
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     return redis.Redis(host=ep.host, port=ep.port, password=creds.redis_password or None,
                        socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=IO_TIMEOUT_S,
-                       decode_responses=True)
+                       retry=Retry(NoBackoff(), 0), decode_responses=True)
 
 
+@bounded()
 def redis_ping(ep: Endpoint, creds: Credentials) -> bool:
     client = redis_client(ep, creds)
     with failing_as(ep, "PING"):
         return bool(client.ping())
 
 
+@bounded()
 def redis_config(ep: Endpoint, creds: Credentials, *names: str) -> dict[str, str]:
     client = redis_client(ep, creds)
     with failing_as(ep, "CONFIG GET"):
@@ -123,9 +172,11 @@ def kafka_admin(ep: Endpoint) -> Any:
     with failing_as(ep, "admin connect"):
         return KafkaAdminClient(bootstrap_servers=f"{ep.host}:{ep.port}",
                                 request_timeout_ms=int(IO_TIMEOUT_S * 1000),
+                                reconnect_backoff_max_ms=1000,
                                 client_id="soma-conformance")
 
 
+@bounded()
 def kafka_broker_configs(ep: Endpoint, names: list[str]) -> dict[str, str | None]:
     from kafka.admin import ConfigResource, ConfigResourceType
 
@@ -143,6 +194,7 @@ def kafka_broker_configs(ep: Endpoint, names: list[str]) -> dict[str, str | None
         admin.close()
 
 
+@bounded()
 def kafka_metadata(ep: Endpoint) -> dict[str, Any]:
     admin = kafka_admin(ep)
     try:
@@ -152,6 +204,7 @@ def kafka_metadata(ep: Endpoint) -> dict[str, Any]:
         admin.close()
 
 
+@bounded(2 * PROBE_DEADLINE_S)
 def kafka_round_trip(ep: Endpoint) -> float:
     """Produce one message to a scratch topic and consume it back; returns seconds."""
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -194,6 +247,7 @@ def kafka_round_trip(ep: Endpoint) -> float:
     return time.monotonic() - t0
 
 
+@bounded()
 def vault_health(ep: Endpoint) -> dict[str, Any]:
     import hvac
 
@@ -219,6 +273,7 @@ def etcd_client(ep: Endpoint) -> Any:
         return etcd3.client(host=ep.host, port=ep.port, timeout=IO_TIMEOUT_S)
 
 
+@bounded()
 def etcd_put_get(ep: Endpoint) -> None:
     client = etcd_client(ep)
     key = f"/soma-conformance/{uuid.uuid4().hex}"
