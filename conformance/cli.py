@@ -45,8 +45,8 @@ def markdown(cat: catalog_mod.Catalog) -> str:
     lines += ["", "## Policy", ""]
     lines += [f"- {k}: `{v}`" for k, v in cat.policy.items()]
     lines += ["", "## Sizing", ""]
-    for svc, facts in cat.sizing.items():
-        lines.append(f"- {svc}: " + ", ".join(f"{k}=`{v}`" for k, v in facts.items()))
+    for name, facts in cat.sizing.items():
+        lines.append(f"- {name}: " + ", ".join(f"{k}=`{v}`" for k, v in facts.items()))
     lines += ["", "## Contracts", "", "| id | area | service | promise |", "|---|---|---|---|"]
     lines += [f"| `{c.id}` | {c.area} | {c.service} | {c.title} |" for c in cat.contracts]
     return "\n".join(lines) + "\n"

@@ -141,7 +141,8 @@ class FaultEngine:
         raise RuntimeError(f"fault {fault.name}: Prometheus never reported {want} within the settle time")
 
     def restore(self, fault: Fault) -> None:
-        services = list(fault.services) or {"opa-bundle": ["opa"], "prometheus-config": ["prometheus"]}.get(fault.kind, [])
+        implied = {"opa-bundle": ["opa"], "prometheus-config": ["prometheus"]}
+        services = list(fault.services) or implied.get(fault.kind, [])
         if not services:
             return
         _compose(self.target, "up", "-d", "--no-deps", "--force-recreate", "--wait", *services)

@@ -33,6 +33,7 @@ from conformance.catalog import Catalog
 from conformance.errors import UsageError
 from conformance.resources import data_path
 
+
 class OverrideList(list[Any]):
     """A list compose must *replace* rather than merge (the Compose `!override` tag)."""
 
@@ -124,6 +125,6 @@ def from_folders(catalog: Catalog, root: Path | None = None) -> list[Fault]:
     root = root or data_path("fixtures/faults")
     faults = []
     for path in sorted(root.glob("*/fault.yaml")):
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=FaultLoader)  # noqa: S506
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=FaultLoader)
         faults.append(parse_fault(doc, path, catalog))
     return faults

@@ -7,6 +7,7 @@ service fails its own contracts quickly and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import queue
@@ -21,9 +22,9 @@ from typing import Any, ParamSpec, TypeVar
 # etcd3's generated protobuf code predates protobuf 4: it needs the pure-Python runtime
 os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
 
-import httpx  # noqa: E402
+import httpx
 
-from conformance.targets.base import Credentials, Endpoint  # noqa: E402
+from conformance.targets.base import Credentials, Endpoint
 
 CONNECT_TIMEOUT_S = 3.0
 IO_TIMEOUT_S = 5.0
@@ -48,7 +49,7 @@ def failing_as(ep: Endpoint, what: str) -> Iterator[None]:
         yield
     except ContractFailure:
         raise
-    except Exception as exc:  # noqa: BLE001 - the point is to name any cause
+    except Exception as exc:
         raise ContractFailure(f"{ep}: {what}: {describe_exc(exc)}") from exc
 
 
@@ -125,12 +126,11 @@ def postgres_select_1(ep: Endpoint, creds: Credentials) -> int:
     import psycopg
 
     tcp_reachable(ep)
-    with failing_as(ep, "SELECT 1"):
-        with psycopg.connect(host=ep.host, port=ep.port, user=creds.postgres_user,
-                             password=creds.postgres_password, dbname=creds.postgres_db,
-                             connect_timeout=int(IO_TIMEOUT_S)) as conn:
-            conn.execute(f"SET statement_timeout = {int(IO_TIMEOUT_S * 1000)}")
-            row = conn.execute("SELECT 1").fetchone()
+    with failing_as(ep, "SELECT 1"), psycopg.connect(host=ep.host, port=ep.port, user=creds.postgres_user,
+                         password=creds.postgres_password, dbname=creds.postgres_db,
+                         connect_timeout=int(IO_TIMEOUT_S)) as conn:
+        conn.execute(f"SET statement_timeout = {int(IO_TIMEOUT_S * 1000)}")
+        row = conn.execute("SELECT 1").fetchone()
     if row is None or row[0] != 1:
         raise ContractFailure(f"{ep}: SELECT 1 returned {row!r}")
     return int(row[0])
@@ -239,10 +239,8 @@ def kafka_round_trip(ep: Endpoint) -> float:
                 raise ContractFailure(f"{ep}: message produced to {topic} was not consumed back "
                                       f"({len(got)} other messages)")
     finally:
-        try:
+        with contextlib.suppress(Exception):  # cleanup of a scratch topic is best effort
             admin.delete_topics([topic], timeout_ms=int(IO_TIMEOUT_S * 1000))
-        except Exception:  # noqa: BLE001 - cleanup of a scratch topic is best effort
-            pass
         admin.close()
     return time.monotonic() - t0
 

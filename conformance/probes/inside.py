@@ -7,25 +7,30 @@ Standard library only, Python 3.9+, so it runs in any small image. Usage:
 Prints one JSON object per check: {"service", "ok", "detail", "addresses"}.
 """
 
+from __future__ import annotations
+
 import json
 import socket
 import struct
 import sys
+from typing import Any
+
+Check = dict[str, Any]
 
 TIMEOUT = 4.0
 
 
-def _recv_exact(sock, n):
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
     buf = b""
     while len(buf) < n:
         chunk = sock.recv(n - len(buf))
         if not chunk:
-            raise ConnectionError("connection closed after %d of %d bytes" % (len(buf), n))
+            raise ConnectionError(f"connection closed after {len(buf)} of {n} bytes")
         buf += chunk
     return buf
 
 
-def check_postgres(sock, _check):
+def check_postgres(sock: socket.socket, _check: Check) -> str:
     # SSLRequest (length 8, code 80877103): a Postgres server answers exactly one byte,
     # 'S' or 'N', and nothing more. After 'N' a StartupMessage must get an
     # Authentication ('R') or Error ('E') message back -- a banner that merely starts
@@ -33,55 +38,54 @@ def check_postgres(sock, _check):
     sock.sendall(struct.pack("!ii", 8, 80877103))
     answer = _recv_exact(sock, 1)
     if answer not in (b"S", b"N"):
-        raise ValueError("answered SSLRequest with %r, not S/N" % answer)
+        raise ValueError(f"answered SSLRequest with {answer!r}, not S/N")
     sock.settimeout(0.3)
     try:
         extra = sock.recv(64)
-    except socket.timeout:
+    except TimeoutError:
         extra = b""
     sock.settimeout(TIMEOUT)
     if extra:
-        raise ValueError("SSLRequest answer %r was followed by %r: not Postgres" % (answer, extra[:20]))
+        raise ValueError(f"SSLRequest answer {answer!r} was followed by {extra[:20]!r}: not Postgres")
     if answer == b"S":
         return "SSLRequest answered 'S' (TLS offered)"
     params = b"user\0soma-inside-probe\0database\0postgres\0\0"
     sock.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)  # protocol 3.0
     kind, length = struct.unpack("!ci", _recv_exact(sock, 5))
     if kind not in (b"R", b"E") or not 8 <= length < 1 << 16:
-        raise ValueError("StartupMessage answered %r (length %d), not Authentication/Error" % (kind, length))
-    return "SSLRequest answered 'N'; StartupMessage answered %r" % kind.decode()
+        raise ValueError(f"StartupMessage answered {kind!r} (length {length}), not Authentication/Error")
+    return f"SSLRequest answered 'N'; StartupMessage answered {kind.decode()!r}"
 
 
-def check_redis(sock, _check):
+def check_redis(sock: socket.socket, _check: Check) -> str:
     sock.sendall(b"PING\r\n")
     line = sock.recv(256)
     if line.startswith(b"+PONG") or line.startswith(b"-NOAUTH"):
-        return "RESP reply %r" % line.strip().decode(errors="replace")
-    raise ValueError("PING answered %r, not a RESP reply" % line[:60])
+        return "RESP reply {!r}".format(line.strip().decode(errors="replace"))
+    raise ValueError(f"PING answered {line[:60]!r}, not a RESP reply")
 
 
-def check_kafka(sock, _check):
+def check_kafka(sock: socket.socket, _check: Check) -> str:
     client = b"soma-inside-probe"
     correlation = 0x50A
     body = struct.pack("!hhih", 18, 0, correlation, len(client)) + client  # ApiVersions v0
     sock.sendall(struct.pack("!i", len(body)) + body)
     (size,) = struct.unpack("!i", _recv_exact(sock, 4))
     if not 6 <= size <= 1 << 20:
-        raise ValueError("ApiVersions response size %d is not plausible" % size)
+        raise ValueError(f"ApiVersions response size {size} is not plausible")
     payload = _recv_exact(sock, size)
     got_corr, error = struct.unpack("!ih", payload[:6])
     if got_corr != correlation:
-        raise ValueError("ApiVersions correlation id %d != %d" % (got_corr, correlation))
+        raise ValueError(f"ApiVersions correlation id {got_corr} != {correlation}")
     if error != 0:
-        raise ValueError("ApiVersions error code %d" % error)
+        raise ValueError(f"ApiVersions error code {error}")
     (count,) = struct.unpack("!i", payload[6:10])
-    return "ApiVersions ok, %d APIs" % count
+    return f"ApiVersions ok, {count} APIs"
 
 
-def check_http(sock, check):
+def check_http(sock: socket.socket, check: Check) -> str:
     path = check.get("path") or "/"
-    req = "GET %s HTTP/1.0\r\nHost: %s:%d\r\nConnection: close\r\n\r\n" % (
-        path, check["host"], check["port"])
+    req = f"GET {path} HTTP/1.0\r\nHost: {check['host']}:{check['port']}\r\nConnection: close\r\n\r\n"
     sock.sendall(req.encode())
     data = b""
     while len(data) < 65536:
@@ -93,35 +97,35 @@ def check_http(sock, check):
     status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
     parts = status_line.split()
     if len(parts) < 2 or not parts[0].startswith("HTTP/"):
-        raise ValueError("not an HTTP response: %r" % status_line[:60])
+        raise ValueError(f"not an HTTP response: {status_line[:60]!r}")
     if parts[1] != "200":
-        raise ValueError("GET %s answered %s" % (path, status_line))
-    return "GET %s -> %s (%d bytes)" % (path, parts[1], len(body))
+        raise ValueError(f"GET {path} answered {status_line}")
+    return f"GET {path} -> {parts[1]} ({len(body)} bytes)"
 
 
-CHECKS = {"postgres": check_postgres, "redis": check_redis, "kafka": check_kafka, "http": check_http}
+CHECKS: dict[str, Any] = {"postgres": check_postgres, "redis": check_redis, "kafka": check_kafka, "http": check_http}
 
 
-def run(check):
-    result = {"service": check["service"], "ok": False, "detail": "", "addresses": []}
-    where = "%s:%d" % (check["host"], check["port"])
+def run(check: Check) -> dict[str, Any]:
+    result: dict[str, Any] = {"service": check["service"], "ok": False, "detail": "", "addresses": []}
+    where = f"{check['host']}:{check['port']}"
     try:
         infos = socket.getaddrinfo(check["host"], check["port"], type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        result["detail"] = "%s: DNS name does not resolve (%s)" % (check["host"], exc)
+        result["detail"] = "{}: DNS name does not resolve ({})".format(check["host"], exc)
         return result
     result["addresses"] = sorted({info[4][0] for info in infos})
     try:
         with socket.create_connection((check["host"], check["port"]), timeout=TIMEOUT) as sock:
             sock.settimeout(TIMEOUT)
             detail = CHECKS[check["protocol"]](sock, check)
-        result.update(ok=True, detail="%s: %s" % (where, detail))
+        result.update(ok=True, detail=f"{where}: {detail}")
     except Exception as exc:  # noqa: BLE001 - every failure becomes a reported result
-        result["detail"] = "%s: %s: %s" % (where, type(exc).__name__, exc)
+        result["detail"] = f"{where}: {type(exc).__name__}: {exc}"
     return result
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     for check in json.loads(argv[1]):
         print(json.dumps(run(check)), flush=True)
     return 0

@@ -92,7 +92,7 @@ class Target(abc.ABC):
     def setup(self) -> None:
         """Bring up or attach; raise TargetError naming the cause when impossible."""
 
-    def teardown(self) -> None:
+    def teardown(self) -> None:  # noqa: B027 - optional hook: most targets create nothing
         """Remove whatever setup() created. Must be idempotent and safe to call twice."""
 
     def attach_state(self) -> dict[str, Any]:
@@ -160,8 +160,8 @@ def encode_checks(checks: list[InsideCheck]) -> str:
 def decode_results(stdout: str, checks: list[InsideCheck]) -> list[InsideResult]:
     """Parse the inside probe's JSON output; a missing result is a failed check."""
     got: dict[str, InsideResult] = {}
-    for line in stdout.splitlines():
-        line = line.strip()
+    for raw in stdout.splitlines():
+        line = raw.strip()
         if not line.startswith("{"):
             continue
         try:

@@ -78,7 +78,7 @@ class ComposeTarget(Target):
             cmd += ["--project-name", self.project]
         for env_file in self.env_files:
             cmd += ["--env-file", env_file]
-        return cmd + ["-f", self.compose_file]
+        return [*cmd, "-f", self.compose_file]
 
     def config(self) -> dict[str, Any]:
         if self._config is None:

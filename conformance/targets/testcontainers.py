@@ -77,7 +77,7 @@ class TestcontainersTarget(ComposeTarget):
         self._install_cleanup()
         try:
             self._compose.start()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to start becomes a TargetError
             self.teardown()
             stderr = getattr(exc, "stderr", b"") or b""
             last = stderr.decode(errors="replace").strip().splitlines()[-1:] or [str(exc)]
@@ -103,7 +103,7 @@ class TestcontainersTarget(ComposeTarget):
         if compose is not None and not self.options.keep:
             try:
                 compose.stop(down=True)  # down --volumes: containers, network, volumes
-            except Exception:  # noqa: BLE001 - fall back to a plain down
+            except Exception:  # noqa: BLE001 - any failure of testcontainers' down: plain down
                 self._config = None
                 try:
                     from conformance.targets.compose import run
