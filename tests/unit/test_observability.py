@@ -326,3 +326,62 @@ def test_empty_panel_fails_naming_dashboard_and_panel(tmp_path: Path) -> None:
     assert (
         skipped.ratio() == "0/0" and "not checked (fed from outside the stack): d (1 panels)" in skipped.notes
     )
+
+
+# --- Grafana checks (no Grafana runs offline: a scripted HTTP double, NOT a live proof) ----
+
+
+class FakeResponse:
+    def __init__(self, status: int, body: Any) -> None:
+        self.status_code, self._body, self.text = status, body, json.dumps(body)
+
+    def json(self) -> Any:
+        return self._body
+
+
+def fake_grafana(monkeypatch: pytest.MonkeyPatch, routes: dict[tuple[str, str], FakeResponse]) -> None:
+    from conformance.observability import grafana
+
+    monkeypatch.setattr(grafana, "tcp_reachable", lambda ep: None)
+    monkeypatch.setattr(
+        grafana.httpx, "request", lambda method, url, **kw: routes[(method, url.split(":3000", 1)[1])]
+    )
+
+
+GRAFANA_EP = Endpoint("grafana", "127.0.0.1", 3000)
+HEALTH = ("GET", "/api/datasources/uid/prometheus/health")
+QUERY = ("POST", "/api/ds/query")
+
+
+def test_grafana_datasource_health_ok_or_query_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conformance.observability import grafana
+
+    fake_grafana(monkeypatch, {HEALTH: FakeResponse(200, {"status": "OK"})})
+    assert grafana.datasource_healthy(GRAFANA_EP, "prometheus").endswith("OK")
+    frames = {"results": {"A": {"frames": [{}, {}]}}}
+    fake_grafana(monkeypatch, {HEALTH: FakeResponse(403, {}), QUERY: FakeResponse(200, frames)})
+    assert "2 frames" in grafana.datasource_healthy(GRAFANA_EP, "prometheus")
+
+
+def test_grafana_datasource_failures_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conformance.observability import grafana
+
+    fake_grafana(monkeypatch, {HEALTH: FakeResponse(400, {"status": "ERROR", "message": "bad gateway"})})
+    with pytest.raises(ContractFailure, match="health answered 400"):
+        grafana.datasource_healthy(GRAFANA_EP, "prometheus")
+    fake_grafana(monkeypatch, {HEALTH: FakeResponse(403, {}), QUERY: FakeResponse(200, {"results": {}})})
+    with pytest.raises(ContractFailure, match="query `up` answered 200"):
+        grafana.datasource_healthy(GRAFANA_EP, "prometheus")
+
+
+def test_grafana_missing_dashboards_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conformance.observability import grafana
+
+    fake_grafana(
+        monkeypatch,
+        {
+            ("GET", "/api/dashboards/uid/soma-redis"): FakeResponse(200, {}),
+            ("GET", "/api/dashboards/uid/soma-kafka"): FakeResponse(404, {}),
+        },
+    )
+    assert grafana.missing_dashboards(GRAFANA_EP, ["soma-redis", "soma-kafka"]) == ["soma-kafka (HTTP 404)"]
