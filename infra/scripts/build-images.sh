@@ -53,13 +53,25 @@ PY
   echo "$out"
 }
 
+# The suite image installs from a wheelhouse built here (host pip has the registry
+# access and CA configuration that a container build does not).
+prepare_conformance() {
+  echo "build-images: building the suite's wheelhouse" >&2
+  # async-timeout: redis needs it on Python < 3.11.3, i.e. on Debian 12's 3.11.2 in the
+  # image, while the host's newer Python does not pull it in
+  python3 -m pip wheel -q --disable-pip-version-check --wheel-dir "$1/wheels" "$root" \
+    "async-timeout>=4.0.3" >&2
+}
+
 # inputs_hash <name> <artefact...>: the image folder's contents plus each prebuilt
 # artefact's path, size and mtime -- cheap enough to run on every `make up`.
 inputs_hash() {
   local name=$1; shift
   {
     (cd "$images/$name" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
-    local f; for f in "$@"; do find "$f" -type f -printf '%P %s %T@\n' 2>/dev/null | sort; echo "$f"; done
+    local f; for f in "$@"; do
+      find "$f" -type f -not -path '*/__pycache__/*' -printf '%P %s %T@\n' 2>/dev/null | sort; echo "$f"
+    done
   } | sha256sum | cut -c1-16
 }
 
@@ -76,7 +88,11 @@ build() {
   local ctx="$cache/ctx/$name"
   rm -rf "$ctx"; mkdir -p "$ctx"
   cp -a "$images/$name/." "$ctx/"
-  local f; for f in "$@"; do cp -a "$f" "$ctx/"; done
+  if declare -F "prepare_$name" >/dev/null; then
+    "prepare_$name" "$ctx"  # artefacts made only when the image must be rebuilt
+  else
+    local f; for f in "$@"; do cp -a "$f" "$ctx/"; done
+  fi
   echo "build-images: building $tag"
   local t0=$SECONDS
   DOCKER_BUILDKIT=0 docker build -q ${SOMA_BUILD_NO_CACHE:+--no-cache} --label "soma.build-hash=$hash" \
@@ -86,12 +102,15 @@ build() {
 }
 
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(postgres redis kafka opa vault prometheus postgres-exporter redis-exporter etcd probe)
+[ ${#want[@]} -gt 0 ] || want=(postgres redis kafka opa vault prometheus postgres-exporter redis-exporter etcd probe conformance)
 for name in "${want[@]}"; do
   case "$name" in
     opa)   bash "$here/go-tools.sh" opa; build opa "$cache/bin/opa" ;;
     etcd)  bash "$here/go-tools.sh" etcd etcdctl; build etcd "$cache/bin/etcd" "$cache/bin/etcdctl" ;;
     vault) build vault "$(bao_binary)" ;;
+    # the suite itself, from the repo's source (pip resolves its dependencies from PyPI)
+    conformance) build conformance "$root/pyproject.toml" "$root/README.md" "$root/conformance" \
+                   "$root/fixtures" "$root/policies" ;;
     kafka) build kafka "$(kafka_libs)" ;;
     *)     build "$name" ;;
   esac
