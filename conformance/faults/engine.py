@@ -119,26 +119,38 @@ class FaultEngine:
         return env
 
     def settle(self, fault: Fault) -> None:
-        """Wait (bounded) until the fault is observable, e.g. Prometheus saw a target die."""
-        want = fault.settle.get("prometheus_target")
-        if not want:
+        """Wait (bounded) until the fault is observable: Prometheus saw a target go down
+        (settle.prometheus_target) or an alert reach a state (settle.prometheus_alert)."""
+        target_want = fault.settle.get("prometheus_target")
+        alert_want = fault.settle.get("prometheus_alert")
+        if not target_want and not alert_want:
             return
         import time
 
         import httpx
 
         ep = self.target.endpoint("prometheus")
+        want: dict[str, object] = dict(target_want or alert_want or {})
+        path, key = ("/api/v1/targets", "activeTargets") if target_want else ("/api/v1/alerts", "alerts")
+
+        def matches(item: dict[str, object]) -> bool:
+            labels = dict(item.get("labels", {}))  # type: ignore[call-overload]
+            for k, v in want.items():
+                field_value = item.get(k) if k in ("health", "state") else labels.get(k)
+                if field_value != v:
+                    return False
+            return True
+
         deadline = time.monotonic() + float(fault.settle.get("timeout_s", 40))
         while time.monotonic() < deadline:
             try:
-                targets = httpx.get(ep.url("/api/v1/targets"), timeout=5).json()["data"]["activeTargets"]
-                if any(t["labels"].get("job") == want["job"] and t["health"] == want["health"]
-                       for t in targets):
+                items = httpx.get(ep.url(path), timeout=5).json()["data"][key]
+                if any(matches(i) for i in items):
                     return
             except (httpx.HTTPError, KeyError, ValueError):
                 pass
-            time.sleep(1)
-        raise RuntimeError(f"fault {fault.name}: Prometheus never reported {want} within the settle time")
+            time.sleep(2)
+        raise RuntimeError(f"fault {fault.name}: Prometheus never showed {want} within the settle time")
 
     def restore(self, fault: Fault) -> None:
         implied = {"opa-bundle": ["opa"], "prometheus-config": ["prometheus"]}
