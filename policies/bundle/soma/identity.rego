@@ -1,6 +1,7 @@
 # Caller identity, verified inside OPA
 #   The caller's JWT is verified against the issuer's JWKS (http.send with a bounded
-#   timeout and a forced cache; an unknown kid triggers one rate-limited refresh, so key
+#   timeout and a forced cache kept deserialized, so a cache hit costs no JSON parsing;
+#   an unknown kid triggers one rate-limited refresh, so key
 #   rotation works), with iss, aud, exp/nbf, algorithm and required claims checked.
 #   Claims are never taken on trust: every other rule reads them from `claims`.
 package soma
@@ -18,6 +19,7 @@ _fetch_jwks(mode, seconds) := resp.body if {
 		"raise_error": false,
 		"force_cache": true,
 		"force_cache_duration_seconds": seconds,
+		"caching_mode": "deserialized",
 	})
 	resp.status_code == 200
 	is_array(resp.body.keys)
@@ -32,10 +34,16 @@ jwks := _jwks_cached if {
 	key.kid == _token_header.kid
 } else := _fetch_jwks("refresh", _id.jwks_refresh_seconds)
 
+# Only the key the token names (decode_verify would otherwise parse every published key,
+# and rotation keeps several): kid picks among the issuer's own keys, never a key source.
+_keys := {"keys": [key | some key in jwks.keys; key.kid == _token_header.kid]} if {
+	_token_header.kid
+} else := jwks
+
 _verified_payload := payload if {
 	_token_header.alg in _id.algorithms
 	[valid, _, payload] := io.jwt.decode_verify(input.identity.token, {
-		"cert": json.marshal(jwks),
+		"cert": json.marshal(_keys),
 		"iss": _id.issuer,
 		"aud": _id.audience,
 		"time": time.now_ns(),

@@ -92,6 +92,11 @@ test_cross_tenant_only_where_granted if {
 	)
 }
 
+test_token_without_kid_is_checked_against_every_key if {
+	tok := io.jwt.encode_sign({"typ": "JWT", "alg": "ES256"}, claims_for("gateway", "tenant-a"), signing_key)
+	decide(req(tok, "orders", "tenant-a", "read")).allow
+}
+
 test_unknown_kid_triggers_one_refresh if {
 	d := soma.decision with input as ok_input with http.send as jwks_rotated with time.now_ns as now_ns
 	d.allow
