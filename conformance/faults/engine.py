@@ -184,7 +184,9 @@ class FaultEngine:
 
 
 def judge(fault: Fault, run: SuiteRun) -> Verdict:
-    """Killed when every targeted contract failed, each for the expected reason."""
+    """Killed when every targeted contract failed for the expected reason: at least one
+    of its tests (a contract may be parametrized, e.g. one case per attack) failed with
+    the reason in its message."""
     verdict = Verdict(fault, killed=True)
     for cid in fault.breaks:
         tests = [name for name, c in run.contracts.items() if c == cid]
@@ -192,14 +194,15 @@ def judge(fault: Fault, run: SuiteRun) -> Verdict:
             verdict.killed = False
             verdict.details.append(f"{cid}: no test ran (rc={run.returncode}: {run.stderr.strip()[-200:]})")
             continue
-        for name in tests:
-            outcome, message = run.outcomes[name], run.messages[name]
-            if outcome != "failed":
-                verdict.killed = False
-                verdict.details.append(f"{cid}: {name} {outcome} under the fault")
-            elif fault.reason.lower() not in message.lower():
-                verdict.killed = False
-                verdict.details.append(f"{cid}: failed for another reason: {message[:200]}")
-            else:
-                verdict.details.append(f"{cid}: failed: {message[:160]}")
+        failed = [n for n in tests if run.outcomes[n] == "failed"]
+        right = [n for n in failed if fault.reason.lower() in run.messages[n].lower()]
+        if right:
+            verdict.details.append(f"{cid}: {len(right)}/{len(tests)} failed: {run.messages[right[0]][:160]}")
+        elif failed:
+            verdict.killed = False
+            verdict.details.append(f"{cid}: failed for another reason: {run.messages[failed[0]][:200]}")
+        else:
+            verdict.killed = False
+            verdict.details.append(f"{cid}: all {len(tests)} tests {sorted({run.outcomes[n] for n in tests})} "
+                                   "under the fault")
     return verdict
