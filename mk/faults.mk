@@ -2,6 +2,6 @@
 .PHONY: mutation
 TEST_STEPS += mutation
 
-mutation: deps docker env bundle ## apply every seeded fault to an isolated stack; print the kill rate
+mutation: deps docker env bundle helm-tools helm-files ## apply every seeded fault to an isolated stack; print the kill rate
 	@bash infra/scripts/build-images.sh >/dev/null
 	@$(PYTEST) tests/faults -q -s -p no:randomly

@@ -37,6 +37,21 @@ def engine() -> Iterator[FaultEngine]:
         target.teardown()
 
 
+CHART_FAULTS = [f for f in from_folders(CATALOG) if f.kind == "chart-patch"]
+
+
+@pytest.mark.parametrize("fault", CHART_FAULTS, ids=[f.name for f in CHART_FAULTS])
+def test_chart_fault_is_detected(fault: Fault, tmp_path: Path) -> None:
+    """Chart faults patch rendered manifests; the posture policies must deny them."""
+    from tests.helm import chart
+
+    doc = {**fault.raw, "_dir": str(fault.source.parent) if fault.source else "."}
+    objects = chart.render(str(doc.get("overlay", "dev")))
+    flagged, deny = chart.fault_flagged(doc, objects, tmp_path)
+    VERDICTS[fault.name] = Verdict(fault, killed=flagged, details=deny[:3])
+    assert flagged, f"{fault.name} not flagged by the posture policies: {deny}"
+
+
 @pytest.mark.parametrize("fault", STACK_FAULTS, ids=[f.name for f in STACK_FAULTS])
 def test_fault_is_detected(engine: FaultEngine, fault: Fault) -> None:
     verdict = engine.run(fault)
@@ -48,15 +63,14 @@ def test_kill_rate_and_coverage() -> None:
     """Printed for the record; fails if any fault survived or a contract has no fault."""
     not_deployed = {c.id for c in CATALOG.contracts if c.service not in OFFLINE_DEPLOYED
                     and c.service in CATALOG.services}
-    # chart faults are applied to rendered manifests by the chart checks (make test-helm)
-    static = [f for f in from_folders(CATALOG) if f.kind not in STACK_KINDS]
-    covered = {cid for f in STACK_FAULTS + static for cid in f.breaks}
+    static = [f for f in from_folders(CATALOG) if f.kind == "static"]
+    covered = {cid for f in STACK_FAULTS + CHART_FAULTS + static for cid in f.breaks}
     uncovered = sorted({c.id for c in CATALOG.contracts} - covered - not_deployed)
     detected = sum(1 for v in VERDICTS.values() if v.killed)
     print(f"\nseeded faults: {len(VERDICTS)}; detected: {detected}; "
           f"kill rate: {100.0 * detected / max(1, len(VERDICTS)):.1f}%")
     print(f"contracts without a seeded fault: {uncovered or 'none'}")
     print(f"not exercisable offline (service not deployed): {sorted(not_deployed)}")
-    assert len(VERDICTS) == len(STACK_FAULTS), "run the whole module: some faults did not run"
+    assert len(VERDICTS) == len(STACK_FAULTS) + len(CHART_FAULTS), "run the whole module: some faults did not run"
     assert detected == len(VERDICTS)
     assert not uncovered, f"contracts without a seeded fault: {uncovered}"

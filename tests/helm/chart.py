@@ -113,6 +113,14 @@ def posture_deny(doc: dict[str, Any], tmp: Path) -> list[str]:
     return sorted(str(m) for m in result)
 
 
+def fault_flagged(fault: dict[str, Any], objects: list[dict[str, Any]], tmp: Path) -> tuple[bool, list[str]]:
+    """Apply a chart-patch fault to an overlay's rendered objects; is it denied by the
+    posture policies with the fault's expected message?"""
+    overlay = str(fault.get("overlay", "dev"))
+    deny = posture_deny(posture_input(overlay, apply_fault(fault, objects)), tmp)
+    return any(fault["expect"]["posture"] in msg for msg in deny), deny
+
+
 # ---- pod templates ------------------------------------------------------------------
 
 def pod_templates(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
