@@ -1,6 +1,7 @@
 """`soma-conformance`: the suite's command line.
 
     soma-conformance contracts [--format table|json|markdown]   print the contract catalog
+    soma-conformance stability --runs 20 -- [pytest args...]     N runs; any outcome that changes is flaky
     soma-conformance run [pytest args...]                         run the suite (= pytest --pyargs conformance)
 
 Subcommands are registered in COMMANDS; each module that adds one owns its own parser.
@@ -13,7 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from conformance import __version__
+from conformance import __version__, stability
 from conformance import catalog as catalog_mod
 from conformance.errors import UsageError
 from conformance.report import cli as report_cli
@@ -85,6 +86,7 @@ COMMANDS: dict[str, Command] = {
     "contracts": (_contracts_args, _contracts),
     "run": (_run_args, _run),
     "report": (report_cli.report_args, report_cli.report),
+    "stability": (stability.add_args, stability.main),
     "nightly": (report_cli.nightly_args, report_cli.nightly),
 }
 

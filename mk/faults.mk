@@ -1,7 +1,10 @@
 # The mutation harness (issue 9): seeded faults against an isolated stack, kill rate.
-.PHONY: mutation
+.PHONY: mutation stability
 TEST_STEPS += mutation
 
 mutation: deps docker env bundle helm-tools helm-files ## apply every seeded fault to an isolated stack; print the kill rate
 	@bash infra/scripts/build-images.sh >/dev/null
 	@$(PYTEST) tests/faults -q -s -p no:randomly
+
+stability: deps up ## run the full suite RUNS times (default 20) against the stack; list flaky tests
+	@soma-conformance stability --runs $(or $(RUNS),20) -- --target=compose

@@ -1,0 +1,52 @@
+"""Stability: run the suite N times against one healthy target and report every test
+whose outcome differs between runs. A flaky contract is a bug to fix, never to retry."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from conformance.faults.runner import SuiteRun, run_suite
+
+
+def flaky(runs: list[SuiteRun]) -> dict[str, list[str]]:
+    """Test name -> its outcome per run, for tests whose outcome is not always the same
+    (a test missing from a run counts as 'missing')."""
+    names = sorted({n for r in runs for n in r.outcomes})
+    out: dict[str, list[str]] = {}
+    for name in names:
+        seen = [r.outcomes.get(name, "missing") for r in runs]
+        if len(set(seen)) > 1:
+            out[name] = seen
+    return out
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs", type=int, default=20, help="consecutive runs (default 20)")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER,
+                   help="arguments for each run, after --, e.g. -- --target=compose")
+
+
+def main(ns: argparse.Namespace) -> int:
+    args = [a for a in ns.pytest_args if a != "--"] or ["--target=compose"]
+    runs: list[SuiteRun] = []
+    with tempfile.TemporaryDirectory(prefix="soma-stability-") as tmp:
+        for i in range(ns.runs):
+            work = Path(tmp) / f"run-{i + 1:02d}"
+            work.mkdir()
+            run = run_suite(args, work, timeout=1800)
+            runs.append(run)
+            counts = {o: sum(1 for v in run.outcomes.values() if v == o) for o in ("passed", "failed", "skipped")}
+            print(f"run {i + 1}/{ns.runs}: {len(run.outcomes)} tests, {counts['passed']} passed, "
+                  f"{counts['failed']} failed, {counts['skipped']} skipped, {run.seconds:.0f}s", flush=True)
+    bad = flaky(runs)
+    per_run = sorted({len(r.outcomes) for r in runs})
+    print(f"stability: {len(runs)} runs, tests per run {per_run}, flaky tests: {len(bad)}")
+    for name, seen in bad.items():
+        print(f"  FLAKY {name}: {' '.join(seen)}")
+    failing = sorted({n for r in runs for n, o in r.outcomes.items() if o == "failed"})
+    for name in failing:
+        if name not in bad:
+            print(f"  FAILING every run: {name}")
+    return 1 if bad or failing else 0
