@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from conformance.catalog import Catalog
+from conformance.identity.tokens import DevIssuer, IssuerError
 from conformance.policy_cases import (
     GoldenCase,
     PolicyData,
@@ -51,12 +52,18 @@ def opa(soma_endpoint: Callable[[str], Endpoint], soma_catalog: Catalog) -> Iter
 
 
 @pytest.fixture(scope="session")
-def tokens(soma_mint: Mint) -> dict[Identity, str]:
-    """One real token per dev identity (caller service x tenant), minted in parallel once."""
+def tokens(soma_issuer: DevIssuer) -> dict[Identity, str]:
+    """One fresh real token per dev identity (caller service x tenant), minted in parallel
+    from the live issuer when the policy tests start: soma_mint's session cache may hold
+    tokens minted long before (their lifetime is the issuer's TTL, 15 minutes)."""
     data = policy_data()
     ids = [(svc, tenant) for svc in sorted(data.allowlist) for tenant in sorted(data.tenants)]
-    with ThreadPoolExecutor(max_workers=len(ids)) as pool:
-        minted = list(pool.map(lambda i: soma_mint(*i), ids))
+    try:
+        with ThreadPoolExecutor(max_workers=len(ids)) as pool:
+            minted = list(pool.map(lambda i: soma_issuer.mint(*i), ids))
+    except IssuerError as exc:
+        pytest.fail(f"vault at {soma_issuer.base_url}: minting the policy test identities: {exc}",
+                    pytrace=False)
     return dict(zip(ids, minted, strict=True))
 
 
