@@ -81,6 +81,7 @@ def test_no_alert_firing(prometheus: Prometheus, record_property: Record) -> Non
 
 
 @pytest.mark.contract("observability.dashboards.data")
+@pytest.mark.timeout(int(checks.WARM_UP_CAP_S) + 120)  # may wait for a young Prometheus
 def test_dashboards_show_data(prometheus: Prometheus, soma_catalog: Catalog, record_property: Record) -> None:
     folder = dashboards_dir(soma_catalog)
     interval = checks.interval_seconds(contract_interval(soma_catalog))

@@ -22,6 +22,7 @@ class SuiteRun:
     outcomes: dict[str, str] = field(default_factory=dict)   # test name -> passed/failed/skipped/error
     messages: dict[str, str] = field(default_factory=dict)   # test name -> failure message
     contracts: dict[str, str] = field(default_factory=dict)  # test name -> contract id
+    durations: dict[str, float] = field(default_factory=dict)  # test name -> seconds
 
 
 def run_suite(args: list[str], tmp: Path, timeout: float = 600,
@@ -46,6 +47,7 @@ def run_suite(args: list[str], tmp: Path, timeout: float = 600,
                     message = node.get("message", "")
             run.outcomes[name] = outcome
             run.messages[name] = message
+            run.durations[name] = float(case.get("time") or 0.0)
             for prop in case.iter("property"):
                 if prop.get("name") == "contract":
                     run.contracts[name] = str(prop.get("value"))

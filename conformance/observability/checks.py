@@ -168,6 +168,26 @@ def no_alerts_firing(prom: Prometheus) -> Summary:
     return Summary(ok=total, total=total, notes=[f"pending: {p}" for p in pending])
 
 
+_RANGE = re.compile(r"\[(\d+)([smh])(?::[^\]]*)?\]")
+WARM_UP_CAP_S = 180.0
+
+
+def longest_range_s(exprs: list[str]) -> int:
+    """The longest range selector (`[60s]`, `[5m]`) in any of the expressions."""
+    unit = {"s": 1, "m": 60, "h": 3600}
+    return max((int(n) * unit[u] for e in exprs for n, u in _RANGE.findall(e)), default=0)
+
+
+def wait_for_history(prom: Prometheus, needed_s: float) -> float:
+    """A rate over a window needs that window of samples: on a just-started Prometheus,
+    wait (bounded) until it has been scraping that long. Returns the seconds waited."""
+    missing = min(needed_s, WARM_UP_CAP_S) - prom.uptime_s()
+    if missing > 0:
+        time.sleep(missing)
+        return missing
+    return 0.0
+
+
 def dashboards_show_data(prom: Prometheus, folder: Path, scrape_interval_s: int,
                          fed_externally: frozenset[str] = frozenset()) -> Summary:
     """Every PromQL expression of every provisioned panel returns at least one series.
@@ -184,6 +204,10 @@ def dashboards_show_data(prom: Prometheus, folder: Path, scrape_interval_s: int,
     empty_panels: set[tuple[str, int]] = set()
     total_panels = 0
     n_queries = 0
+    # one rate window plus two scrapes of history, else a young stack looks broken
+    all_exprs = [q.expr for b in boards for q in dash.queries(b)]
+    rate_s = int(dash.builtins(scrape_interval_s)["__rate_interval"].rstrip("s"))
+    waited = wait_for_history(prom, max(longest_range_s(all_exprs), rate_s) + 2 * scrape_interval_s)
     for board in boards:
         values, var_problems = dash.resolve_variables(board, prom.label_values, scrape_interval_s)
         problems += var_problems
@@ -207,6 +231,8 @@ def dashboards_show_data(prom: Prometheus, folder: Path, scrape_interval_s: int,
                 empty_panels.add((board.uid, q.panel_id))
     summary = Summary(ok=total_panels - len(empty_panels), total=total_panels,
                       notes=[f"{n_queries} expressions in {len(boards)} dashboards"])
+    if waited:
+        summary.notes.append(f"waited {waited:.0f}s for Prometheus to hold a rate window of samples")
     summary.notes += [f"not checked (fed from outside the stack): {b.uid} ({dash.panel_count(b)} panels)"
                       for b in skipped]
     if problems:

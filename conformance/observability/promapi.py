@@ -54,6 +54,17 @@ class Prometheus:
             return list(data.get("result") or [])
         return [{"metric": {}, "value": data.get("result")}]
 
+    def uptime_s(self) -> float:
+        """Seconds since this Prometheus started (its runtime info's startTime)."""
+        from datetime import datetime
+
+        started = str(self.api("status/runtimeinfo").get("startTime", ""))
+        try:
+            when = datetime.fromisoformat(started.replace("Z", "+00:00"))
+        except ValueError:
+            raise ContractFailure(f"{self.ep}: unreadable startTime {started!r} in runtime info") from None
+        return max(0.0, time.time() - when.timestamp())
+
     def active_targets(self) -> list[dict[str, Any]]:
         return list(self.api("targets", {"state": "active"}).get("activeTargets") or [])
 

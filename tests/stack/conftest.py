@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from conformance import catalog
 from conformance.targets.base import TargetOptions
 from conformance.targets.testcontainers import TestcontainersTarget
+
+
+def restore(target: TestcontainersTarget, service: str, timeout: float = 240) -> None:
+    """Bring a service back and wait until the stack is as healthy as before: the service
+    healthy and Prometheus with no firing alert (an alert raised while it was down would
+    otherwise leak into the next test)."""
+    subprocess.run([*target.compose_cmd(), "unpause", service], capture_output=True, timeout=60, check=False)
+    subprocess.run([*target.compose_cmd(), "up", "-d", "--wait", service], check=True,
+                   capture_output=True, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    ep = target.endpoint("prometheus")
+    while time.monotonic() < deadline:
+        cid = subprocess.run([*target.compose_cmd(), "ps", "-q", service], capture_output=True,
+                             text=True, timeout=30, check=True).stdout.strip()
+        health = subprocess.run(["docker", "inspect", "-f", "{{.State.Health.Status}}", cid],
+                                capture_output=True, text=True, timeout=30, check=False).stdout.strip()
+        try:
+            alerts = httpx.get(ep.url("/api/v1/alerts"), timeout=5).json()["data"]["alerts"]
+        except (httpx.HTTPError, KeyError, ValueError):
+            alerts = [{"state": "unknown"}]
+        if health == "healthy" and not any(a.get("state") in ("firing", "unknown") for a in alerts):
+            return
+        time.sleep(3)
+    raise AssertionError(f"{service} did not return to a quiet, healthy state within {timeout:.0f}s")
 
 
 @pytest.fixture(scope="package")

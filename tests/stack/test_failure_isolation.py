@@ -6,7 +6,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from conformance import catalog
+from conformance.probes.clients import PROBE_DEADLINE_S
 from conformance.targets.testcontainers import TestcontainersTarget
+from tests.stack.conftest import restore
 from tests.suite_runner import run_suite
 
 STOPPED = "redis"
@@ -20,17 +23,22 @@ def test_stopped_service_fails_only_its_own_contracts(fresh_stack: Testcontainer
         args += [f"--env-file={f}" for f in fresh_stack.env_files]
         run = run_suite(args, tmp_path)
     finally:
-        # back to healthy before any other test uses the stack
-        subprocess.run([*compose, "up", "-d", "--wait", STOPPED], check=True, capture_output=True, timeout=120)
+        restore(fresh_stack, STOPPED)  # healthy and quiet before any other test uses the stack
     failed = {name for name, outcome in run.outcomes.items() if outcome in ("failed", "error")}
     assert run.outcomes, f"no results: {run.stdout[-2000:]} {run.stderr[-2000:]}"
     assert failed, "stopping redis failed no contract at all"
-    for name in failed:
-        assert STOPPED in name.lower(), f"{name} failed although only {STOPPED} is stopped: {run.messages[name]}"
-        assert STOPPED in run.messages[name].lower(), f"{name}: message does not name {STOPPED}: {run.messages[name]}"
+    for name in failed:  # e.g. readiness/dns/sizing of redis, or a Redis dashboard without data
+        assert STOPPED in run.messages[name].lower(), (
+            f"{name} failed although only {STOPPED} is stopped, and does not name it: {run.messages[name]}")
     redis_tests = {n for n in run.outcomes if STOPPED in n.lower() and "exporter" not in n.lower()}
     assert redis_tests <= failed | {n for n, o in run.outcomes.items() if o == "skipped"}, (
         f"redis contracts that still passed: {sorted(redis_tests - failed)}")
-    print(f"\nstopped {STOPPED}: {len(failed)} contracts failed, {len(run.outcomes)} run, "
-          f"{run.seconds:.1f}s wall")
-    assert run.seconds < 120, f"run took {run.seconds:.0f}s with one service down"
+    # the stopped service's own contracts fail within the probe deadline (two probes at
+    # most); others that notice it (e.g. a dashboard without Redis data) are not bounded here
+    cat = catalog.load()
+    own = [n for n in failed if n in run.contracts and cat.contract(run.contracts[n]).service == STOPPED]
+    assert own, f"no {STOPPED} contract failed: {sorted(failed)}"
+    slowest = max(run.durations[n] for n in own)
+    print(f"\nstopped {STOPPED}: {len(failed)} tests failed ({sorted(failed)}), {len(run.outcomes)} run, "
+          f"slowest failure {slowest:.1f}s, {run.seconds:.1f}s wall")
+    assert slowest <= 2 * PROBE_DEADLINE_S + 5, f"a failing contract took {slowest:.0f}s"
