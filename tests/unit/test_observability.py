@@ -244,6 +244,9 @@ class FakePrometheus(Prometheus):
     def label_values(self, match: str | None, label: str, lookback_s: int = 3600) -> list[str]:
         return ["i:1"] if self._series else []
 
+    def uptime_s(self) -> float:
+        return 3600.0  # an old Prometheus: no warm-up wait
+
 
 def target(job: str, health: str = "up", error: str = "") -> dict[str, Any]:
     return {
@@ -385,3 +388,19 @@ def test_grafana_missing_dashboards_are_named(monkeypatch: pytest.MonkeyPatch) -
         },
     )
     assert grafana.missing_dashboards(GRAFANA_EP, ["soma-redis", "soma-kafka"]) == ["soma-kafka (HTTP 404)"]
+
+
+def test_young_prometheus_is_given_one_rate_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A just-started Prometheus cannot have rate() data yet: the check waits (bounded)."""
+    slept: list[float] = []
+    monkeypatch.setattr(checks.time, "sleep", slept.append)
+
+    class Young(FakePrometheus):
+        def uptime_s(self) -> float:
+            return 10.0
+
+    assert checks.wait_for_history(Young(), 90) == 80
+    assert slept == [80]
+    assert checks.wait_for_history(FakePrometheus(), 90) == 0
+    assert checks.wait_for_history(Young(), 10_000) == checks.WARM_UP_CAP_S - 10
+    assert checks.longest_range_s(["rate(x[60s])", "increase(y[5m:30s])", "z"]) == 300
