@@ -68,7 +68,7 @@ test-unit: deps ## the suite's own unit tests (no Docker needed)
 test-suite: deps up ## the contract suite against the real compose stack
 	@$(PYTEST) --pyargs conformance --target=compose -q --report-dir $(REPORT_DIR)
 
-test: lint test-unit $(TEST_STEPS) test-suite ## all set-up, then every check of the project
+test: lint test-unit $(TEST_STEPS) test-suite mutation ## all set-up, then every check of the project (mutation last: longest)
 
 measure: ## print warm start time, memory (and `make measure COLD=1`: cold image build time)
 	@bash infra/scripts/measure.sh $(if $(COLD),cold,)

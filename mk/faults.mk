@@ -1,6 +1,5 @@
 # The mutation harness (issue 9): seeded faults against an isolated stack, kill rate.
 .PHONY: mutation stability
-TEST_STEPS += mutation
 
 mutation: deps docker env bundle helm-tools helm-files ## apply every seeded fault to an isolated stack; print the kill rate
 	@bash infra/scripts/build-images.sh >/dev/null

@@ -92,7 +92,14 @@ class FaultEngine:
             override = self._override_file(fault, dict(fault.override or {}))
             _compose(self.target, "up", "-d", "--no-deps", *wait, *services, files=[override])
         elif fault.kind == "exec":
-            _compose(self.target, "exec", "-T", services[0], *fault.command)
+            # plain `docker exec`: `docker compose exec` (v2.40 on this engine) reports exit
+            # 0 for a failed command, which would turn a broken fault into a silent no-op
+            cid = subprocess.run([*self.target.compose_cmd(), "ps", "-q", services[0]], capture_output=True,
+                                 text=True, timeout=60, check=True).stdout.strip()
+            proc = subprocess.run(["docker", "exec", cid, *fault.command], capture_output=True, text=True,
+                                  timeout=CMD_TIMEOUT_S, check=False)
+            if not cid or proc.returncode != 0:
+                raise RuntimeError(f"fault {fault.name}: exec in {services[0]} failed: {proc.stderr.strip()[-300:]}")
         elif fault.kind == "opa-bundle":
             bundle = _opa_bundle(fault, scratch)
             opa_cfg = REPO_ROOT / "infra/config/opa/opa.yaml"
