@@ -38,9 +38,10 @@ def restore(target: TestcontainersTarget, service: str, timeout: float = 240) ->
     raise AssertionError(f"{service} did not return to a quiet, healthy state within {timeout:.0f}s")
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def fresh_stack() -> Iterator[TestcontainersTarget]:
-    """A stack of its own (project soma-tc-*, free host ports), torn down with volumes."""
+    """A stack of its own per test module (project soma-tc-*, free host ports), torn down with
+    volumes: a test that breaks and restores a service never leaves traces for the next."""
     target = TestcontainersTarget(catalog.load(), TargetOptions())
     target.setup()
     try:
