@@ -18,14 +18,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from conformance.catalog import load as load_catalog
 from conformance.errors import TargetError
 from conformance.targets.compose import ComposeTarget
 
-PORT_VARS = {
-    "postgres": "POSTGRES_HOST_PORT", "kafka": "KAFKA_HOST_PORT", "redis": "REDIS_HOST_PORT",
-    "opa": "OPA_HOST_PORT", "vault": "VAULT_HOST_PORT", "prometheus": "PROMETHEUS_HOST_PORT",
-    "grafana": "GRAFANA_HOST_PORT", "etcd": "ETCD_HOST_PORT", "openfga": "OPENFGA_HOST_PORT",
-}
+
+def port_vars() -> dict[str, str]:
+    """The env variable that sets each catalog service's published host port (the naming
+    rule of infra/env/.env.shared.example: <SERVICE>_HOST_PORT)."""
+    return {name: f"{name.upper()}_HOST_PORT" for name in load_catalog().services}
 
 
 def free_port() -> int:
@@ -50,7 +51,7 @@ class TestcontainersTarget(ComposeTarget):
     def _write_override(self) -> None:
         self.project = f"soma-tc-{secrets.token_hex(4)}"
         lines = [f"COMPOSE_PROJECT_NAME={self.project}"]
-        lines += [f"{var}={free_port()}" for var in PORT_VARS.values()]
+        lines += [f"{var}={free_port()}" for var in port_vars().values()]
         fd, name = tempfile.mkstemp(prefix=f"{self.project}-", suffix=".env")
         with os.fdopen(fd, "w") as fh:
             fh.write("\n".join(lines) + "\n")

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from conformance.targets.compose import default_env_files
-from conformance.targets.testcontainers import PORT_VARS, free_port
+from conformance.targets.testcontainers import free_port, port_vars
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "soma-obsfault"
@@ -122,7 +122,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if shutil.which("docker") is None:
         pytest.skip("docker is not installed")
     work = tmp_path_factory.mktemp("obsfault")
-    ports = {var: free_port() for var in PORT_VARS.values()}
+    ports = {var: free_port() for var in port_vars().values()}
     override = work / "obsfault.env"
     override.write_text(
         "".join(f"{k}={v}\n" for k, v in {"COMPOSE_PROJECT_NAME": PROJECT, **ports}.items()), encoding="utf-8"
