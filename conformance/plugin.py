@@ -76,14 +76,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[TARGET_KEY] = target
     report.register(config)  # JUnit/JSON/HTML/Markdown/metrics (conformance/report)
     # Under xdist the controller creates what must exist once (an ephemeral stack) and
-    # hands workers the state to attach to it; without xdist setup is lazy (first use).
+    # hands workers the state to attach to it (or the reason it failed, so each contract
+    # fails with it); without xdist setup is lazy (first use).
+    worker_error = getattr(config, "workerinput", {}).get("soma_target_error")
+    if worker_error:
+        config.stash[SETUP_DONE_KEY] = True
+        config.stash[TARGET_ERROR_KEY] = str(worker_error)
     if _is_xdist_controller(config) and not config.option.collectonly:
-        _setup_target(config)
+        _try_setup(config)
 
 
 def pytest_configure_node(node: Any) -> None:  # xdist hook, controller side
     target = node.config.stash.get(TARGET_KEY, None)
-    if target is not None:
+    error = node.config.stash.get(TARGET_ERROR_KEY, None)
+    if error:
+        node.workerinput["soma_target_error"] = error
+    elif target is not None:
         node.workerinput["soma_target_state"] = target.attach_state()
 
 
@@ -126,7 +134,9 @@ def report_dir(config: pytest.Config) -> Path:
     return Path(config.getoption("--report-dir") or os.environ.get("SOMA_REPORT_DIR") or "reports")
 
 
-def _setup_target(config: pytest.Config) -> Target:
+def _try_setup(config: pytest.Config) -> None:
+    """Set the target up once; a failure is recorded, not raised, so it fails the
+    contracts that need the target (each naming the cause) rather than the session."""
     target = config.stash[TARGET_KEY]
     if not config.stash.get(SETUP_DONE_KEY, False):
         config.stash[SETUP_DONE_KEY] = True
@@ -134,6 +144,11 @@ def _setup_target(config: pytest.Config) -> Target:
             target.setup()
         except TargetError as exc:
             config.stash[TARGET_ERROR_KEY] = f"target {target.name}: {exc}"
+
+
+def _setup_target(config: pytest.Config) -> Target:
+    target = config.stash[TARGET_KEY]
+    _try_setup(config)
     error = config.stash.get(TARGET_ERROR_KEY, None)
     if error:
         pytest.fail(error, pytrace=False)

@@ -238,7 +238,7 @@ def _target_detail(config: pytest.Config) -> str | None:
     if target is None or not config.stash.get(SETUP_DONE_KEY, False):
         return None
     if config.stash.get(TARGET_ERROR_KEY, None):
-        return f"target {target.name}: {config.stash[TARGET_ERROR_KEY]}"
+        return config.stash[TARGET_ERROR_KEY]  # already names the target
     try:
         return target.describe()
     except (TargetError, KeyError, OSError) as exc:

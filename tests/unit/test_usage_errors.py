@@ -28,3 +28,18 @@ def test_one_line_usage_error(tmp_path: Path, args: list[str], expected: str) ->
     assert len(lines) == 1, f"expected one line, got: {run.stderr!r}"
     assert expected in lines[0]
     assert "Traceback" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_target_that_cannot_be_set_up_fails_its_contracts(tmp_path: Path, workers: list[str]) -> None:
+    """A missing stack fails each contract with the one-line cause; under xdist too (the
+    controller sets the target up, and once made that an INTERNALERROR, exit 3)."""
+    args = ["--target=compose", "--project-name=soma-absent-for-test", "--contract=readiness.redis",
+            "--contract=readiness.postgres", *workers]
+    run = run_suite(args, tmp_path, timeout=120)
+    assert run.returncode == 1, (run.returncode, run.stdout[-2000:], run.stderr[-2000:])
+    assert "INTERNALERROR" not in run.stdout + run.stderr
+    failed = {name: msg for name, msg in run.messages.items() if run.outcomes[name] in ("failed", "error")}
+    assert len(failed) == 2, run.outcomes
+    for message in failed.values():
+        assert "target compose: compose project 'soma-absent-for-test' has no containers" in message, message
