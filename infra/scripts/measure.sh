@@ -43,7 +43,11 @@ print(f"stack memory (docker stats --no-stream, sum): {total / 1024**3:.2f} GiB"
 
 if [ "${1:-}" = cold ]; then
   t0=$EPOCHREALTIME
-  SOMA_IMAGE_PREFIX="soma-measure-cold" SOMA_BUILD_NO_CACHE=1 bash infra/scripts/build-images.sh >/dev/null
+  log=$(mktemp)
+  # the legacy builder's deprecation banner would bury the figure; keep it for failures
+  SOMA_IMAGE_PREFIX="soma-measure-cold" SOMA_BUILD_NO_CACHE=1 bash infra/scripts/build-images.sh >"$log" 2>&1 \
+    || { tail -n 40 "$log" >&2; exit 1; }
+  rm -f "$log"
   t1=$EPOCHREALTIME
   printf 'cold image build (--no-cache, all images): %.1f s\n' "$(elapsed "$t0" "$t1")"
   docker images --format '{{.Repository}}:{{.Tag}}' | grep '^soma-measure-cold/' | xargs -r docker rmi -f >/dev/null
