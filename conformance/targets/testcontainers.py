@@ -99,8 +99,28 @@ class TestcontainersTarget(ComposeTarget):
 
             signal.signal(signum, handler)
 
+    def restarted_containers(self) -> list[str]:
+        """Containers of this project that restarted or were OOM-killed since `up --wait`:
+        a contract failing because the stack itself fell over should say so."""
+        from conformance.targets.compose import CMD_TIMEOUT_S, run
+        ids = run([*self.compose_cmd(), "ps", "-a", "-q"], CMD_TIMEOUT_S,
+                  f"compose ps of {self.project}").split()
+        if not ids:
+            return []
+        out = run(["docker", "inspect", "-f",
+                   "{{.Name}} restarts={{.RestartCount}} oom_killed={{.State.OOMKilled}} "
+                   "exit={{.State.ExitCode}}", *ids], CMD_TIMEOUT_S, f"docker inspect of {self.project}")
+        return [line.strip().lstrip("/") for line in out.splitlines()
+                if "restarts=0 " not in line or "oom_killed=true" in line]
+
     def teardown(self) -> None:
         compose, self._compose = self._compose, None
+        if compose is not None:
+            try:
+                for line in self.restarted_containers():
+                    print(f"soma-conformance: testcontainers: container fell over during the run: {line}")
+            except TargetError as exc:
+                print(f"soma-conformance: testcontainers: could not inspect containers: {exc}")
         if compose is not None and not self.options.keep:
             try:
                 compose.stop(down=True)  # down --volumes: containers, network, volumes

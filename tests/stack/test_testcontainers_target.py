@@ -23,7 +23,7 @@ def test_testcontainers_target_passes_and_cleans_up(tmp_path: Path) -> None:
     before = leftovers()
     run = run_suite(["--target=testcontainers", "-n", "2", "-m", "readiness or dns or sizing"], tmp_path)
     failed = {n: m for n, m in run.messages.items() if run.outcomes[n] in ("failed", "error")}
-    assert run.returncode == 0 and not failed, f"{failed or run.stdout[-3000:]}"
+    assert run.returncode == 0 and not failed, f"{failed} {run.stdout[-3000:]}"
     passed = sum(1 for o in run.outcomes.values() if o == "passed")
     assert passed >= 15, f"only {passed} contracts passed"
     assert leftovers() == before, f"left behind: {sorted(set(leftovers()) - set(before))}"
