@@ -94,8 +94,7 @@ class FaultEngine:
         elif fault.kind == "exec":
             # plain `docker exec`: `docker compose exec` (v2.40 on this engine) reports exit
             # 0 for a failed command, which would turn a broken fault into a silent no-op
-            cid = subprocess.run([*self.target.compose_cmd(), "ps", "-q", services[0]], capture_output=True,
-                                 text=True, timeout=60, check=True).stdout.strip()
+            cid = next(iter(self.target.container_ids(services[0])), "")
             proc = subprocess.run(["docker", "exec", cid, *fault.command], capture_output=True, text=True,
                                   timeout=CMD_TIMEOUT_S, check=False)
             if not cid or proc.returncode != 0:

@@ -92,6 +92,11 @@ class ComposeTarget(Target):
         services: dict[str, Any] = self.config().get("services", {})
         return dict(services.get(service, {}))
 
+    def container_ids(self, service: str | None = None) -> list[str]:
+        """Ids of the project's containers (stopped ones too), or of one service's."""
+        return run([*self.compose_cmd(), "ps", "-a", "-q", *([service] if service else [])],
+                   CMD_TIMEOUT_S, f"compose ps of {self.project}").split()
+
     def network_name(self) -> str:
         nets: dict[str, Any] = self.config().get("networks", {})
         return str(nets.get(NETWORK_KEY, {}).get("name", f"{self.project}_{NETWORK_KEY}"))

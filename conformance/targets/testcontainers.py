@@ -9,6 +9,7 @@ SIGTERM, and at interpreter exit, whichever comes first.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import secrets
 import signal
@@ -20,7 +21,7 @@ from typing import Any
 
 from conformance.catalog import load as load_catalog
 from conformance.errors import TargetError
-from conformance.targets.compose import ComposeTarget
+from conformance.targets.compose import CMD_TIMEOUT_S, ComposeTarget, run
 
 
 def port_vars() -> dict[str, str]:
@@ -102,9 +103,7 @@ class TestcontainersTarget(ComposeTarget):
     def restarted_containers(self) -> list[str]:
         """Containers of this project that restarted or were OOM-killed since `up --wait`:
         a contract failing because the stack itself fell over should say so."""
-        from conformance.targets.compose import CMD_TIMEOUT_S, run
-        ids = run([*self.compose_cmd(), "ps", "-a", "-q"], CMD_TIMEOUT_S,
-                  f"compose ps of {self.project}").split()
+        ids = self.container_ids()
         if not ids:
             return []
         out = run(["docker", "inspect", "-f",
@@ -126,12 +125,9 @@ class TestcontainersTarget(ComposeTarget):
                 compose.stop(down=True)  # down --volumes: containers, network, volumes
             except Exception:  # noqa: BLE001 - any failure of testcontainers' down: plain down
                 self._config = None
-                try:
-                    from conformance.targets.compose import run
+                with contextlib.suppress(TargetError):
                     run([*self.compose_cmd(), "down", "-v", "--remove-orphans"], 300,
                         f"compose down of {self.project}")
-                except TargetError:
-                    pass
         if self._override is not None and not self.options.keep:
             self._override.unlink(missing_ok=True)
             self._override = None

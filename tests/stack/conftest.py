@@ -24,8 +24,7 @@ def restore(target: TestcontainersTarget, service: str, timeout: float = 240) ->
     deadline = time.monotonic() + timeout
     ep = target.endpoint("prometheus")
     while time.monotonic() < deadline:
-        cid = subprocess.run([*target.compose_cmd(), "ps", "-q", service], capture_output=True,
-                             text=True, timeout=30, check=True).stdout.strip()
+        cid = target.container_ids(service)[0]
         health = subprocess.run(["docker", "inspect", "-f", "{{.State.Health.Status}}", cid],
                                 capture_output=True, text=True, timeout=30, check=False).stdout.strip()
         try:
