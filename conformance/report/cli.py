@@ -120,7 +120,7 @@ def nightly_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=NIGHTLY_TIMEOUT_S, metavar="S",
                    help=f"stop the run after S seconds (SIGINT, then SIGKILL; default {NIGHTLY_TIMEOUT_S})")
     _publish_args(p)
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: more pytest arguments")
+    p.epilog = "more pytest arguments go after --, e.g. -- -n auto"
 
 
 def dated_folder(root: Path) -> Path:
@@ -172,9 +172,7 @@ def finish(folder: Path, root: Path, window: int) -> tuple[Run, History | None]:
 
 
 def nightly(ns: argparse.Namespace) -> int:
-    extra = list(ns.pytest_args)
-    if extra[:1] == ["--"]:
-        extra = extra[1:]
+    extra = list(getattr(ns, "pytest_args", None) or [])
     root: Path = ns.reports
     root.mkdir(parents=True, exist_ok=True)
     folder = dated_folder(root)
