@@ -103,10 +103,12 @@ def _render(run: Run, history: History | None, fmt: str) -> str:
     if fmt == "markdown":
         return render_markdown(run, history)
     if fmt == "json":
-        return json.dumps({"run": run.to_dict()["summary"] | {"run_id": run.run_id, "status": run.status},
+        return json.dumps({"run": run.to_dict()["summary"] | {"run_id": run.run_id, "status": run.status,
+                                                               "environment": run.environment},
                            "history": history.to_dict() if history else None}, indent=2) + "\n"
     s = run.summary()
-    head = (f"run {run.run_id} ({run.target}, {run.status}/{run.end_reason}): {s['passed']} passed, "
+    head = (f"run {run.run_id} ({run.target}, environment {run.environment or 'unknown'}, "
+            f"{run.status}/{run.end_reason}): {s['passed']} passed, "
             f"{s['failed']} failed, {s['error']} error, {s['skipped']} skipped, {s['pending']} pending\n")
     return head + (render_text(history) if history else "")
 

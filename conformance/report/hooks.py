@@ -171,6 +171,7 @@ class ReportPlugin:
         self.run.end_reason = "finished" if normal else "interrupted"
         self.run.status = "complete" if normal and not self.run.pending else "incomplete"
         self.run.target_detail = _target_detail(self.config)
+        self.run.environment = _environment(self.config, final=True) or self.run.environment
         self._write_all()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -190,6 +191,7 @@ class ReportPlugin:
             self._save()
 
     def _refresh(self) -> None:
+        self.run.environment = self.run.environment or _environment(self.config)
         self.run.contracts = self.collector.contracts()
         self.run.pending = self.collector.pending()
         self.run.other_tests = self.collector.others()
@@ -227,6 +229,21 @@ def _target_name(config: pytest.Config) -> str:
     from conformance.plugin import target_name
 
     return target_name(config)
+
+
+def _environment(config: pytest.Config, final: bool = False) -> str | None:
+    """The target's environment name, once the target was set up (a compose target learns
+    its project from `compose config`); at session end whatever the target knows."""
+    from conformance.errors import TargetError
+    from conformance.plugin import SETUP_DONE_KEY, TARGET_KEY
+
+    target = config.stash.get(TARGET_KEY, None)
+    if target is None or not (final or config.stash.get(SETUP_DONE_KEY, False)):
+        return None
+    try:
+        return str(target.environment) or None
+    except (TargetError, KeyError, OSError):
+        return None
 
 
 def _target_detail(config: pytest.Config) -> str | None:

@@ -104,7 +104,8 @@ def _failure(c: ContractResult) -> str:
 
 def _history(history: History) -> str:
     parts = ['<h2 id="history">History</h2>',
-             f'<p class="sub">{len(history.runs)} runs of target {escape(history.target)}; '
+             f'<p class="sub">{len(history.runs)} runs of environment '
+             f'{escape(history.environment or "unknown")} (target {escape(history.target)}); '
              f"flaky = outcome changed at least twice in the last {history.window} runs. "
              "Trail: P passed, F failed, - no result (oldest to newest).</p>",
              pass_rate_svg(history.runs)]
@@ -144,7 +145,8 @@ def _meta_table(run: Run) -> str:
     suite = f"{run.suite.get('name')} {run.suite.get('version')}, catalog v{run.suite.get('catalog_version')}"
     exit_status = "" if run.exit_status is None else str(run.exit_status)
     rows = [("run id", run.run_id), ("status", f"{run.status} ({run.end_reason})"),
-            ("target", run.target), ("target detail", run.target_detail or ""),
+            ("environment", run.environment_label), ("target", run.target),
+            ("target detail", run.target_detail or ""),
             ("started", run.started_at), ("finished", run.finished_at or ""),
             ("last update", run.updated_at or ""),
             ("duration", f"{run.duration_s:.1f} s" if run.duration_s is not None else ""),
@@ -164,7 +166,8 @@ def render(run: Run, history: History | None = None) -> str:
         ("skipped", s["skipped"]), ("pending", s["pending"]), ("pass rate", rate)))
     failures = run.failures()
     body = [
-        f"<h1>Soma conformance report</h1><div class=\"sub\">target <b>{escape(run.target)}</b> · run "
+        f"<h1>Soma conformance report</h1><div class=\"sub\">environment <b>{escape(run.environment_label)}</b>"
+        f" · target <b>{escape(run.target)}</b> · run "
         f"<code>{escape(run.run_id)}</code> · started {escape(run.started_at)}</div>",
         _banner(run, s), f'<h2 id="summary">Summary</h2><div class="cards">{cards}</div>',
         _group_table("area", run.by("area"), "by-area"),

@@ -20,7 +20,7 @@ def render(run: Run, history: History | None = None) -> str:
              else f"**INCOMPLETE** ({run.end_reason}, {s['pending']} without result)")
     rev = (run.infra.get("git_revision") or "unknown")[:12]
     lines = [
-        f"## Soma conformance: {run.target}",
+        f"## Soma conformance: {run.environment_label} ({run.target})",
         "",
         f"Run `{run.run_id}` · {run.started_at} · {state} · suite {run.suite.get('version')} · infra `{rev}`",
         "",

@@ -108,12 +108,12 @@ def test_metrics_are_prometheus_text() -> None:
         assert METRIC_LINE.match(line), line
         assert line.split("{")[0].split()[0] in families
     assert all(kinds == {"HELP", "TYPE"} for kinds in families.values())
-    assert 'soma_conformance_contract_passed{target="compose",contract="readiness.postgres",' \
-           'area="readiness",service="postgres"} 0' in text
-    assert "soma_conformance_run_duration_seconds{target=\"compose\"} 12.5" in text
+    assert 'soma_conformance_contract_passed{target="compose",environment="soma-infra",' \
+           'contract="readiness.postgres",area="readiness",service="postgres"} 0' in text
+    assert 'soma_conformance_run_duration_seconds{target="compose",environment="soma-infra"} 12.5' in text
     assert "soma_conformance_run_timestamp_seconds" in text and "soma_conformance_run_complete" in text
     # a skipped contract is not reported as passed or failed
-    assert 'soma_conformance_contract_passed{target="compose",contract="dns.redis"' not in text
+    assert 'contract="dns.redis"' not in text.split("# HELP soma_conformance_contract_status")[0]
 
 
 def test_rerender_from_json_and_textfile(tmp_path: Path) -> None:
@@ -149,5 +149,5 @@ def test_push_to_a_pushgateway_on_loopback() -> None:
     finally:
         server.shutdown()
     method, path, body = _Gateway.seen[-1]
-    assert (method, path) == ("PUT", "/metrics/job/soma_conformance/target/compose")
+    assert (method, path) == ("PUT", "/metrics/job/soma_conformance/target/compose/environment/soma-infra")
     assert b"soma_conformance_contract_passed" in body
