@@ -81,8 +81,8 @@ def test_html_is_self_contained_and_shows_everything() -> None:
     urls = set(re.findall(r"(?:https?:)?//[^\s\"'<>)]+", page))
     assert urls == {"http://www.w3.org/2000/svg"}
     assert not re.search(r"<(script|link|img|iframe)\b", page)
-    for text in ("By area", "By service", "Failures (2)", "readiness.postgres", "failed on day 5",
-                 "127.0.0.1:6379", "Run metadata", "0123456789abcdef", "History", "<svg"):
+    for text in ("By area", "By service", "Failures: 2 contracts", "readiness.postgres", "failed on day 5",
+                 "127.0.0.1:6379", "Run metadata", "0123456789abcdef", "Trend", "Since earlier runs", "<svg"):
         assert text in page, text
 
 
