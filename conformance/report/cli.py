@@ -179,7 +179,7 @@ def nightly(ns: argparse.Namespace) -> int:
     root.mkdir(parents=True, exist_ok=True)
     folder = dated_folder(root)
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", f"--target={ns.target}",
-           "--report-dir", str(folder), "-p", "no:cacheprovider", *extra]
+           f"--report-dir={folder}", "-p", "no:cacheprovider", *extra]
     env = {**os.environ, HISTORY_ENV: str(root), WINDOW_ENV: str(ns.window)}
     print(f"soma-conformance nightly: {' '.join(cmd)}", flush=True)
     rc = _run_pytest(cmd, env, ns.timeout)
