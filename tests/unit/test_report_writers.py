@@ -93,7 +93,8 @@ def test_html_marks_an_incomplete_run() -> None:
 
 def test_markdown_summary() -> None:
     text = markdown.render(make_run(STATUSES))
-    assert "**1 passed**, **1 failed**, 1 error, 1 skipped of 4 contracts" in text
+    assert "3 of 4 contracts ran: **1 passed**, **1 failed**, 1 error; 1 skipped, not verified" in text
+    assert "### Failures: 2 contracts, 2 root causes" in text
     assert "| readiness | 1 | 1 | 0 | 0 |" in text and "`readiness.postgres`" in text
 
 
