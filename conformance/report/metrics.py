@@ -66,10 +66,19 @@ def render(run: Run) -> str:
 def push(run: Run, gateway: str, job: str = "soma_conformance") -> None:
     """PUT the metrics to a Pushgateway (replaces the group of this job, target and
     environment only: pushing staging never overwrites prod)."""
-    from urllib.parse import quote
-
-    url = (f"{gateway.rstrip('/')}/metrics/job/{job}/target/{quote(run.target, safe='')}"
-           f"/environment/{quote(run.environment or 'unknown', safe='')}")
+    url = (f"{gateway.rstrip('/')}/metrics/job/{job}/{_group_label('target', run.target)}"
+           f"/{_group_label('environment', run.environment or 'unknown')}")
     resp = httpx.put(url, content=render(run).encode(), timeout=PUSH_TIMEOUT_S,
                      headers={"Content-Type": "text/plain; version=0.0.4"})
     resp.raise_for_status()
+
+
+def _group_label(name: str, value: str) -> str:
+    """One grouping-key segment of a Pushgateway URL; values with '/' (kind-soma/infra) or
+    other unsafe characters use the gateway's `name@base64/<url-safe base64>` form."""
+    import base64
+    import re
+
+    if re.fullmatch(r"[A-Za-z0-9._~:-]+", value):
+        return f"{name}/{value}"
+    return f"{name}@base64/{base64.urlsafe_b64encode(value.encode()).decode().rstrip('=') or '='}"

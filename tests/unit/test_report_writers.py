@@ -152,3 +152,8 @@ def test_push_to_a_pushgateway_on_loopback() -> None:
     method, path, body = _Gateway.seen[-1]
     assert (method, path) == ("PUT", "/metrics/job/soma_conformance/target/compose/environment/soma-infra")
     assert b"soma_conformance_contract_passed" in body
+
+
+def test_push_group_names_the_environment_safely() -> None:
+    assert metrics._group_label("environment", "staging-eu") == "environment/staging-eu"
+    assert metrics._group_label("environment", "kind-soma/infra") == "environment@base64/a2luZC1zb21hL2luZnJh"
