@@ -38,7 +38,9 @@ th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eef0f3;vertical-a
 overflow-wrap:anywhere}
 th{background:#f0f2f5}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;overflow-wrap:normal}
-.st{display:inline-block;padding:1px 7px;border-radius:10px;font-size:12px;font-weight:600}
+td.nw{white-space:nowrap;overflow-wrap:normal}
+th{overflow-wrap:normal}
+.st{display:inline-block;padding:1px 7px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
 .st.passed{background:#e3f6e8;color:#165c2b}
 .st.failed,.st.error{background:#fde8e8;color:#8a1c1c}
 .st.skipped{background:#eceff3;color:#4a5260}
@@ -64,7 +66,7 @@ details.todo summary{font-weight:600;cursor:pointer}
 .rb{overflow-wrap:anywhere;margin:4px 0}
 .rb p{margin:4px 0}
 .rb-section{background:#fff;border:1px solid #dde1e6;border-radius:4px;padding:8px 12px;margin:8px 0}
-a.rb-link{font-size:12px;white-space:nowrap}
+a.rb-link{font-size:12px}
 .chart{display:block;width:100%;max-width:720px;height:auto}
 .chart .grid{stroke:#e3e6ea}
 .chart .axis{font-size:11px;fill:#5b6573}
@@ -74,6 +76,7 @@ a.rb-link{font-size:12px;white-space:nowrap}
 .chart .dot.current{stroke:#1d2430;stroke-width:2}
 code{font-family:ui-monospace,monospace;font-size:12px;overflow-wrap:anywhere}
 .trail{font-family:ui-monospace,monospace;letter-spacing:2px}
+@media (max-width:600px){main{padding:16px 8px}th,td{padding:4px 5px}td:has(>.bar),th:empty{display:none}}
 """
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -185,7 +188,8 @@ def _failures(run: Run) -> str:
     if not failures:
         return '<h2 id="failures">Failures</h2><p class="sub">none</p>'
     groups = causes.group(failures)
-    return (f'<h2 id="failures">Failures: {len(failures)} contracts, {len(groups)} root '
+    return (f'<h2 id="failures">Failures: {len(failures)} contract{"s" if len(failures) != 1 else ""}, '
+            f'{len(groups)} root '
             f"cause{'s' if len(groups) != 1 else ''}</h2>" + "".join(_cause(g) for g in groups))
 
 
@@ -312,7 +316,7 @@ def render(run: Run, history: History | None = None) -> str:
     ]
     rows = "".join(
         f"<tr><td><code>{escape(c.id)}</code><div class=\"sub\">{escape(c.title)}{_runbook_link(c.id)}</div></td>"
-        f"<td>{escape(c.service)}</td><td>{_st(c.status)}</td>"
+        f'<td class="nw">{escape(c.service)}</td><td class="nw">{_st(c.status)}</td>'
         f'<td class="n">{c.duration_s:.2f}s</td><td>{escape(c.message or "")}</td></tr>'
         for c in run.contracts)
     body.append('<h2 id="contracts">All contracts</h2><table class="all"><thead><tr><th>contract</th>'

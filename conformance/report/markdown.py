@@ -36,7 +36,8 @@ def render(run: Run, history: History | None = None) -> str:
     failures = run.failures()
     if failures:
         groups = causes.group(failures)
-        lines += ["", f"### Failures: {len(failures)} contracts, {len(groups)} root cause"
+        lines += ["", f"### Failures: {len(failures)} contract{'s' if len(failures) != 1 else ''}, "
+                  f"{len(groups)} root cause"
                   + ("s" if len(groups) != 1 else ""), ""]
         lines += [f"- **{_cell(g.title)}** → {len(g.contracts)}: " + ", ".join(f"`{c.id}`" for c in g.contracts)
                   for g in groups]
