@@ -171,5 +171,10 @@ class ComposeTarget(Target):
         out = run(cmd, INSIDE_TIMEOUT_S, f"inside probe on network {self.network_name()}")
         return decode_results(out, checks)
 
+    @property
+    def environment(self) -> str:
+        """The compose project (known once the target is set up or --project-name is given)."""
+        return self.project or self.name
+
     def describe(self) -> str:
         return f"{super().describe()} project={self.project} file={self.compose_file}"

@@ -88,6 +88,12 @@ class ExternalTarget(Target):
         self.doc = load_endpoints(self.options.endpoints_file, set(self.catalog.services))
         self.label = str(self.doc.get("name", "external"))
 
+    @property
+    def environment(self) -> str:
+        """The endpoints file's `name:`; without one, the file's stem (external:staging)."""
+        name = self.doc.get("name")
+        return str(name) if name else f"external:{Path(str(self.options.endpoints_file)).stem}"
+
     def setup(self) -> None:
         """Nothing to bring up: an external target is already running."""
 

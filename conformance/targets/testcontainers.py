@@ -49,6 +49,15 @@ class TestcontainersTarget(ComposeTarget):
             self.project = state["project"]
             self.env_files = list(state["env_files"])
 
+    @property
+    def environment(self) -> str:
+        """Every run is a fresh one-off copy (project soma-tc-<random>) of the same compose
+        file, so runs are keyed by that file, not by the throw-away project name."""
+        from conformance.targets.compose import COMPOSE_FILE
+
+        file = Path(self.compose_file).name
+        return self.name if file == Path(COMPOSE_FILE).name else f"{self.name}:{file}"
+
     def _write_override(self) -> None:
         self.project = f"soma-tc-{secrets.token_hex(4)}"
         lines = [f"COMPOSE_PROJECT_NAME={self.project}"]
