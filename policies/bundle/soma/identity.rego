@@ -54,7 +54,7 @@ _verified_payload := payload if {
 # The verified claims with everything the policy needs present and typed.
 claims := _verified_payload if {
 	every name in _id.required_claims {
-		name in object.keys(_verified_payload)
+		name in _payload_keys
 	}
 	is_string(_verified_payload.service)
 	is_string(_verified_payload.tenant)
@@ -82,8 +82,10 @@ deny_reasons contains "token_invalid: signature, issuer, audience or validity pe
 
 deny_reasons contains sprintf("token_invalid: required claim %s is missing", [name]) if {
 	some name in _id.required_claims
-	not name in object.keys(_verified_payload)
+	not name in _payload_keys
 }
+
+_payload_keys := object.keys(_verified_payload)
 
 deny_reasons contains "token_invalid: claims service and tenant must be strings" if {
 	_verified_payload
