@@ -225,9 +225,12 @@ def _run(check: Callable[[Any], None], strategy: st.SearchStrategy[Any]) -> int:
     prop()
     if len(examples) < EXAMPLES:
         raise ContractFailure(f"property ran only {len(examples)} of {EXAMPLES} examples")
-    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+    pool = ThreadPoolExecutor(max_workers=CLIENTS)
+    try:
         for _ in pool.map(check, examples):  # re-raises the first failing check
             pass
+    finally:  # on a failure, the examples not yet asked are dropped: a fault fails fast
+        pool.shutdown(wait=True, cancel_futures=True)
     return len(examples)
 
 
