@@ -16,7 +16,11 @@ export COMPOSE_PROJECT_NAME=$project
 for v in POSTGRES KAFKA REDIS OPA VAULT PROMETHEUS GRAFANA ETCD OPENFGA; do export "${v}_HOST_PORT=$(free_port)"; done
 elapsed() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$2"; }
 compose=(docker compose --env-file infra/env/.env.shared -f infra/docker/shared-infra.compose.yaml)
-cleanup() { "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true; }
+watcher=""
+cleanup() {
+  [ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true
+  "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 make --no-print-directory -s env bundle images >/dev/null
@@ -34,6 +38,7 @@ watch_health & watcher=$!
 make --no-print-directory -s up >/dev/null 2>&1
 t1=$EPOCHREALTIME
 kill "$watcher" 2>/dev/null || true
+watcher=""
 printf 'warm start (make up, images built, no containers) -> all healthy: %.1f s (load %s)\n' \
   "$(elapsed "$t0" "$t1")" "$(cut -d' ' -f1-3 /proc/loadavg)"
 sort -k2 -n "$seen" | awk -v t0="$t0" '!done[$1]++ {printf "  %-18s healthy after %5.1f s\n", $1, $2 - t0}'
