@@ -8,6 +8,7 @@ session fixtures through which contract tests reach a target.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -211,20 +212,35 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
 
 _MEASUREMENTS: list[str] = []
+_AREA_SECONDS: dict[str, float] = {}
+_AREA_TESTS: dict[str, set[str]] = {}
+_SESSION_START = time.monotonic()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Collect `record_property("measurement", text)` lines (from xdist workers too)."""
+    """Collect `record_property("measurement", text)` lines and each area's time (setup,
+    call and teardown of its tests; from xdist workers too)."""
     if report.when == "call":
         _MEASUREMENTS.extend(str(v) for k, v in report.user_properties if k == "measurement")
+    area = next((a for a in catalog_mod.AREAS if a in report.keywords), None)
+    if area:
+        _AREA_SECONDS[area] = _AREA_SECONDS.get(area, 0.0) + report.duration
+        _AREA_TESTS.setdefault(area, set()).add(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the measurements (attack cases, fuzz examples, latencies) at the end of the run."""
+    """Print the measurements (attack cases, fuzz examples, latencies) and where the time
+    went, per contract area, at the end of the run."""
     if _MEASUREMENTS:
         terminalreporter.section("soma-conformance measurements")
         for line in _MEASUREMENTS:
             terminalreporter.write_line(line)
+    if _AREA_SECONDS:
+        terminalreporter.section("soma-conformance time per area")
+        for area, secs in sorted(_AREA_SECONDS.items(), key=lambda kv: -kv[1]):
+            terminalreporter.write_line(f"{area:<14} {secs:7.1f} s  ({len(_AREA_TESTS[area])} tests)")
+        terminalreporter.write_line(f"{'(session wall)':<14} {time.monotonic() - _SESSION_START:7.1f} s  "
+                                    "(areas sum test durations: with -n, workers overlap)")
 
 
 # --- fixtures ---------------------------------------------------------------------------

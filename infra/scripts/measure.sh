@@ -10,20 +10,39 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
-project="soma-measure-$$"
+project="${SOMA_MEASURE_PROJECT:-soma-measure-$$}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export COMPOSE_PROJECT_NAME=$project
 for v in POSTGRES KAFKA REDIS OPA VAULT PROMETHEUS GRAFANA ETCD OPENFGA; do export "${v}_HOST_PORT=$(free_port)"; done
 elapsed() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$2"; }
 compose=(docker compose --env-file infra/env/.env.shared -f infra/docker/shared-infra.compose.yaml)
-cleanup() { "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true; }
+watcher=""
+cleanup() {
+  [ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true
+  "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 make --no-print-directory -s env bundle images >/dev/null
+# the critical path: when each service was first seen healthy (polled every 0.5 s)
+seen=$(mktemp)
+watch_health() {
+  while :; do
+    "${compose[@]}" ps -a --format '{{.Service}} {{.Health}}' 2>/dev/null |
+      awk -v t="$EPOCHREALTIME" '$2 == "healthy" {print $1, t}' >>"$seen" || true
+    sleep 0.5
+  done
+}
 t0=$EPOCHREALTIME
+watch_health & watcher=$!
 make --no-print-directory -s up >/dev/null 2>&1
 t1=$EPOCHREALTIME
-printf 'warm start (make up, images built, no containers) -> all healthy: %.1f s\n' "$(elapsed "$t0" "$t1")"
+kill "$watcher" 2>/dev/null || true
+watcher=""
+printf 'warm start (make up, images built, no containers) -> all healthy: %.1f s (load %s)\n' \
+  "$(elapsed "$t0" "$t1")" "$(cut -d' ' -f1-3 /proc/loadavg)"
+sort -k2 -n "$seen" | awk -v t0="$t0" '!done[$1]++ {printf "  %-18s healthy after %5.1f s\n", $1, $2 - t0}'
+rm -f "$seen"
 t0=$EPOCHREALTIME
 make --no-print-directory -s up >/dev/null 2>&1
 t1=$EPOCHREALTIME

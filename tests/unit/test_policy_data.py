@@ -123,3 +123,47 @@ def test_opa_input_checks_match_the_json_schema(tmp_path: Path) -> None:
     for case, ok, (fast, formed) in zip(cases, valid, results, strict=True):
         assert formed == ok, f"OPA well_formed={formed} but the JSON Schema says {ok}: {case}"
         assert ok or not fast, f"the fast path accepted an input the schema rejects: {case}"
+
+
+# What _fast_ok in policies/bundle/soma/input.rego checks, keyword by keyword: it inlines
+# each field's check (helper functions cost more than the checks), so a keyword added to
+# the schema would not reach it. Update both together.
+FAST_PATH_CHECKS: dict[str, Any] = {
+    "type": "object", "required": ["identity", "request", "service", "tenant", "context"],
+    "additionalProperties": False,
+    "properties": {
+        "identity": {"type": "object", "required": ["token"], "additionalProperties": False,
+                     "properties": {"token": {"type": "string", "maxLength": "checked",
+                                              "pattern": "checked"}}},
+        "service": {"type": "string", "pattern": "checked"},
+        "tenant": {"type": "string", "pattern": "checked"},
+        "request": {"type": "object", "required": ["operation", "resource"], "additionalProperties": False,
+                    "properties": {"operation": {"type": "string", "pattern": "checked"},
+                                   "resource": {"type": "string", "minLength": "checked",
+                                                "maxLength": "checked"}}},
+        "context": {"type": "object", "required": ["usage"], "additionalProperties": True,
+                    "properties": {
+                        "usage": {"type": "object", "required": ["requests", "cost_units"],
+                                  "additionalProperties": False,
+                                  "properties": {"requests": {"type": "integer", "minimum": "checked"},
+                                                 "cost_units": {"type": "number", "minimum": "checked"}}},
+                        "priority": {"type": "string", "enum": "checked"}}},
+    },
+}
+LIMITS = {"pattern", "maxLength", "minLength", "minimum", "enum"}
+
+
+def _shape(schema: Any) -> Any:
+    """The schema without prose, with limit values replaced by 'checked' (their values are
+    read from the schema by _fast_ok; only which keywords exist matters here)."""
+    if not isinstance(schema, dict):
+        return schema
+    return {k: "checked" if k in LIMITS else _shape(v) if k != "properties"
+            else {name: _shape(sub) for name, sub in v.items()}
+            for k, v in schema.items() if k not in ("description", "title", "$schema")}
+
+
+def test_fast_path_checks_every_keyword_of_the_schema() -> None:
+    assert _shape(input_schema()) == FAST_PATH_CHECKS, (
+        "the input schema's keywords changed: update _fast_ok in policies/bundle/soma/input.rego "
+        "(it must stay no looser than the schema) and FAST_PATH_CHECKS here")

@@ -56,7 +56,11 @@ role soma-conformance-other-aud "$SOMA_ID_TOKEN_TTL" "$SOMA_ID_OTHER_AUDIENCE" "
 role soma-conformance-no-tenant "$SOMA_ID_TOKEN_TTL" "$SOMA_ID_AUDIENCE" \
   '{"service": {{identity.entity.metadata.service}}}'
 
-for svc in $SOMA_ID_SERVICES conformance; do
+# One service's policy, roles, entities and aliases (independent of every other service's):
+# the services are set up in parallel, since each `bao` call is a process start that costs
+# far more than the request it makes, and this script is on the critical path of `up`.
+setup_service() {  # setup_service <svc>
+  svc=$1
   # Claims come from the entity; the role only fixes audience, key and lifetime.
   role "soma-$svc" "$SOMA_ID_TOKEN_TTL" "$SOMA_ID_AUDIENCE" "{$claims}"
   # an identity of service X may mint only X's tokens (conformance: also its test roles)
@@ -84,6 +88,18 @@ for svc in $SOMA_ID_SERVICES conformance; do
         mount_accessor="$accessor"
     fi
   done
+}
+
+pids=""
+for svc in $SOMA_ID_SERVICES conformance; do
+  ( set -e; setup_service "$svc" ) &
+  pids="$pids $!"
 done
+failed=0
+for pid in $pids; do wait "$pid" || failed=1; done
+if [ "$failed" -ne 0 ]; then
+  echo "identity: setting up a service identity failed (see the errors above)" >&2
+  exit 1
+fi
 echo "identity: issuer $SOMA_ID_ISSUER_BASE/v1/identity/oidc, key $SOMA_ID_KEY," \
   "audience $SOMA_ID_AUDIENCE, identities: services [$SOMA_ID_SERVICES] x tenants [$SOMA_ID_TENANTS]"

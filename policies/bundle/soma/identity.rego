@@ -40,21 +40,33 @@ _keys := {"keys": [key | some key in jwks.keys; key.kid == _token_header.kid]} i
 	_token_header.kid
 } else := jwks
 
+_verify(cert) := io.jwt.decode_verify(input.identity.token, {
+	"cert": cert,
+	"iss": _id.issuer,
+	"aud": _id.audience,
+	"time": time.now_ns(),
+})
+
+# Hot path: a token whose kid the cached set knows is verified against that set as one
+# string (decode_verify picks the key by kid; OPA parses a given set once and remembers
+# the signature check per token), so the header is not decoded and no key list is built.
 _verified_payload := payload if {
+	well_formed
+	[valid, header, payload] := _verify(json.marshal(_jwks_cached))
+	valid
+	header.alg in _id.algorithms
+	some key in _jwks_cached.keys
+	key.kid == header.kid
+} else := payload if {
 	_token_header.alg in _id.algorithms
-	[valid, _, payload] := io.jwt.decode_verify(input.identity.token, {
-		"cert": json.marshal(_keys),
-		"iss": _id.issuer,
-		"aud": _id.audience,
-		"time": time.now_ns(),
-	})
+	[valid, _, payload] := _verify(json.marshal(_keys))
 	valid
 }
 
 # The verified claims with everything the policy needs present and typed.
 claims := _verified_payload if {
 	every name in _id.required_claims {
-		name in object.keys(_verified_payload)
+		name in _payload_keys
 	}
 	is_string(_verified_payload.service)
 	is_string(_verified_payload.tenant)
@@ -82,8 +94,10 @@ deny_reasons contains "token_invalid: signature, issuer, audience or validity pe
 
 deny_reasons contains sprintf("token_invalid: required claim %s is missing", [name]) if {
 	some name in _id.required_claims
-	not name in object.keys(_verified_payload)
+	not name in _payload_keys
 }
+
+_payload_keys := object.keys(_verified_payload)
 
 deny_reasons contains "token_invalid: claims service and tenant must be strings" if {
 	_verified_payload
