@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,3 +72,15 @@ def test_tracing_egress_only_when_on(rendered: dict[str, list[dict[str, Any]]]) 
 def test_endpoint_with_a_scheme_is_refused() -> None:
     proc = chart.helm(*chart.template_args("dev", "--set", "tracing.otlpEndpoint=http://jaeger:4317"), check=False)
     assert proc.returncode != 0 and "otlpEndpoint" in proc.stderr, proc.stderr
+
+
+def test_optional_jaeger_is_restricted_and_reachable_only_as_declared(tmp_path: Path) -> None:
+    """tracing.jaeger.enabled renders Jaeger within the same posture as every other pod
+    (posture policies: 0 violations) and a policy admitting only exporters and clients."""
+    objects = chart.render("dev", "--set", "tracing.jaeger.enabled=true", "--set", f"tracing.otlpEndpoint={ENDPOINT}")
+    names = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    assert {("Service", "jaeger"), ("Deployment", "jaeger"), ("NetworkPolicy", "allow-jaeger")} <= names
+    [svc] = [o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "jaeger"]
+    assert f"{svc['metadata']['name']}.{chart.NAMESPACE}.svc.cluster.local:4317" == ENDPOINT
+    assert chart.posture_deny(chart.posture_input("dev", objects), tmp_path) == []
+    assert ("Deployment", "jaeger") not in {(o["kind"], o["metadata"]["name"]) for o in chart.render("dev")}
