@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # single-quoted scripts expand $1, $POSTGRES_USER in the container
 # Day-2 backups of the compose stack's Postgres: every database as a pg_dump custom-format
 # archive plus the cluster's roles (pg_dumpall --globals-only), into one folder; and the
 # restore of such a folder into a running (possibly brand-new, empty) Postgres.
