@@ -64,3 +64,14 @@ def test_helm_5s_equals_compose_5s(overlay: str, tmp_path: Path,
 def test_scrape_values_refused_when_incomplete_or_malformed(setting: tuple[str, ...], error: str) -> None:
     proc = chart.helm(*chart.template_args("dev", *setting), check=False)
     assert proc.returncode != 0 and error in proc.stderr, proc.stderr
+
+
+def test_helm_test_job_is_told_the_interval() -> None:
+    """`helm test` runs the sizing contracts in-cluster: at 5 s it must say so, or the
+    interval contract would fail a deliberate, declared deployment."""
+    def job_script(objects: list[dict[str, Any]]) -> str:
+        [job] = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"].endswith("-conformance")]
+        return str(job["spec"]["template"]["spec"]["containers"][0]["args"][0])
+
+    assert "--scrape-interval" not in job_script(chart.render("dev"))
+    assert "--scrape-interval=5s" in job_script(chart.render("dev", *FAST))
