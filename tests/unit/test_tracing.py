@@ -1,6 +1,6 @@
 """The tracing contract's machinery against a stub of Jaeger's query API (unit test of
-the suite's own code; the live proof against real OPA + Jaeger is tests/observability/
-test_tracing.py): it finds an OPA span of the right trace, and it fails, naming what
+the suite's own code; the live proof against real OPA + Jaeger is tests/tracing/
+test_tracing.py, make test-tracing): it finds an OPA span of the right trace, and it fails, naming what
 Jaeger answered, when the trace never arrives or carries no OPA span."""
 
 from __future__ import annotations
