@@ -164,3 +164,13 @@ def test_restore_refuses_bad_input(pg: PgProject, tmp_path: Path) -> None:
     assert missing.returncode != 0 and "FROM=" in missing.stderr
     bogus = pg.make("restore", f"FROM={tmp_path / 'nope'}")
     assert bogus.returncode != 0 and "not a backup folder" in bogus.stderr
+    # a corrupt archive must fail the restore loudly (exit status of pg_restore in the
+    # container reaches make), never pass as restored
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "MANIFEST").write_text(f"database={pg.db}\n")
+    (corrupt / "globals.sql").write_text("")
+    (corrupt / f"{pg.db}.dump").write_bytes(b"PGDMP not really a dump")
+    broken = pg.make("restore", f"FROM={corrupt}")
+    assert broken.returncode != 0 and f"pg_restore of {pg.db} failed" in broken.stderr, broken.stderr
+
