@@ -161,3 +161,16 @@ def load(path: Path = CATALOG_PATH) -> Catalog:
     """The catalog shipped with the suite (cached: it is read-only data)."""
     with path.open(encoding="utf-8") as fh:
         return parse(yaml.safe_load(fh))
+
+
+def asked_scrape_interval(catalog: Catalog, asked: str | None) -> str:
+    """The Prometheus scrape interval a target was deployed with: the contract interval by
+    default, or the catalog's on-demand one; anything else is a one-line UsageError."""
+    prom = catalog.sizing["prometheus"]
+    allowed = [str(prom["scrape_interval"]), str(prom["scrape_interval_on_demand"])]
+    if asked in (None, ""):
+        return allowed[0]
+    if asked not in allowed:
+        raise UsageError(f"--scrape-interval: {asked!r} is neither the contract interval nor the "
+                         f"on-demand one (choose from {', '.join(allowed)})")
+    return str(asked)

@@ -51,6 +51,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--namespace", default="soma-infra", help="kind target: namespace")
     group.addoption("--probe-image", default="soma-infra/probe:local",
                     help="image for in-network probes (any image with python3)")
+    group.addoption("--scrape-interval", default=None, metavar="DURATION",
+                    help="the Prometheus scrape interval the target was deployed with: the "
+                         "catalog's contract interval (default, 15s) or its on-demand one (5s; "
+                         "make prometheus-5s, Helm prometheus.scrapeInterval)")
     parser.addini("soma_target", "default --target", default="compose")
 
 
@@ -71,6 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"--target: invalid choice {name!r} (choose from {', '.join(TARGET_NAMES)})")
     try:
+        catalog_mod.asked_scrape_interval(catalog_mod.load(), config.getoption("--scrape-interval"))
         target = make_target(name, catalog_mod.load(), target_options(config))
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -127,6 +132,7 @@ def target_options(config: pytest.Config) -> TargetOptions:
         kube_context=str(config.getoption("--kube-context")),
         namespace=str(config.getoption("--namespace")),
         probe_image=str(config.getoption("--probe-image")),
+        scrape_interval=config.getoption("--scrape-interval"),
         attach_state=(workerinput or {}).get("soma_target_state"),
     )
 
@@ -255,6 +261,13 @@ def soma_catalog() -> catalog_mod.Catalog:
 def soma_target(pytestconfig: pytest.Config) -> Target:
     """The target under test, set up (or attached to) once per session."""
     return _setup_target(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def soma_scrape_interval(pytestconfig: pytest.Config, soma_catalog: catalog_mod.Catalog) -> str:
+    """The Prometheus scrape interval the target was asked for (--scrape-interval): the
+    contract's 15s unless it was deployed with the catalog's on-demand interval."""
+    return catalog_mod.asked_scrape_interval(soma_catalog, pytestconfig.getoption("--scrape-interval"))
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from conformance.catalog import Catalog
-from conformance.observability import checks, grafana
+from conformance.observability import checks, grafana, tracing
 from conformance.observability.promapi import Prometheus
 from conformance.probes.clients import ContractFailure
 from conformance.resources import data_path
@@ -28,10 +28,6 @@ Record = Callable[[str, object], None]
 def settings(catalog: Catalog) -> dict[str, Any]:
     """The catalog's `observability` section."""
     return dict(catalog.raw.get("observability") or {})
-
-
-def contract_interval(catalog: Catalog) -> str:
-    return str(catalog.sizing["prometheus"]["scrape_interval"])
 
 
 def report(record_property: Record, name: str, summary: checks.Summary) -> None:
@@ -53,12 +49,12 @@ def test_every_deployed_service_has_a_target_up(prometheus: Prometheus, soma_cat
 
 
 @pytest.mark.contract("observability.prometheus.scrape_intervals")
-def test_every_target_scraped_at_contract_interval(prometheus: Prometheus, soma_catalog: Catalog,
+def test_every_target_scraped_at_contract_interval(prometheus: Prometheus, soma_scrape_interval: str,
                                                    record_property: Record) -> None:
     # the global setting itself is sizing.prometheus.scrape_interval; this one catches
-    # a job that overrides it
-    summary = checks.scrape_intervals(prometheus, contract_interval(soma_catalog))
-    report(record_property, f"targets at {contract_interval(soma_catalog)}", summary)
+    # a job that overrides it (at the interval the target was asked for: 15s, or 5s on demand)
+    summary = checks.scrape_intervals(prometheus, soma_scrape_interval)
+    report(record_property, f"targets at {soma_scrape_interval}", summary)
 
 
 @pytest.mark.contract("observability.prometheus.rules")
@@ -82,9 +78,10 @@ def test_no_alert_firing(prometheus: Prometheus, record_property: Record) -> Non
 
 @pytest.mark.contract("observability.dashboards.data")
 @pytest.mark.timeout(int(checks.WARM_UP_CAP_S) + 120)  # may wait for a young Prometheus
-def test_dashboards_show_data(prometheus: Prometheus, soma_catalog: Catalog, record_property: Record) -> None:
+def test_dashboards_show_data(prometheus: Prometheus, soma_catalog: Catalog, soma_scrape_interval: str,
+                              record_property: Record) -> None:
     folder = dashboards_dir(soma_catalog)
-    interval = checks.interval_seconds(contract_interval(soma_catalog))
+    interval = checks.interval_seconds(soma_scrape_interval)
     external = frozenset(str(u) for u in settings(soma_catalog).get("dashboards_fed_externally") or [])
     summary = checks.dashboards_show_data(prometheus, folder, interval, external)
     report(record_property, "panels with data/total", summary)
@@ -115,3 +112,21 @@ def test_grafana_has_baseline_dashboards(soma_endpoint: Get, soma_catalog: Catal
     if missing:
         raise ContractFailure(f"{ep}: baseline dashboards missing: {', '.join(missing)}")
     print(f"observability: grafana baseline dashboards {len(uids)}/{len(uids)}")
+
+
+@pytest.mark.contract("observability.tracing.decision_span")
+def test_policy_decision_traced_to_jaeger(soma_target: Target, soma_endpoint: Get, soma_catalog: Catalog,
+                                          record_property: Record) -> None:
+    """With tracing on, a decision the suite makes (under a trace id of its own) shows up as
+    an OPA span in the target's Jaeger; with tracing off this says so and skips."""
+    setting = soma_target.tracing()
+    if not setting.otlp_endpoint or setting.jaeger_query is None:
+        pytest.skip(setting.reason)
+    opa = soma_endpoint("opa")
+    path = str(soma_catalog.policy["decision_path"])
+    trace_id = tracing.decide_traced(opa, path, {"input": {"request": {"operation": "tracing-contract"}}})
+    found = tracing.find_trace(setting.jaeger_query, trace_id, "opa")
+    print(f"observability: decision trace {trace_id} in Jaeger via {setting.otlp_endpoint}: "
+          + ", ".join(found.spans))
+    record_property("observability.tracing_spans", len(found.spans))
+

@@ -58,9 +58,11 @@ def test_kafka_retention_short(soma_endpoint: Get, soma_catalog: Catalog) -> Non
 
 
 @pytest.mark.contract("sizing.prometheus.scrape_interval")
-def test_prometheus_scrape_interval(soma_endpoint: Get, soma_catalog: Catalog) -> None:
+def test_prometheus_scrape_interval(soma_endpoint: Get, soma_scrape_interval: str) -> None:
+    # 15s, or the catalog's on-demand 5s when the target says it was deployed that way
+    # (--scrape-interval): a Prometheus at 5s that nobody asked for still fails
     ep = soma_endpoint("prometheus")
-    want = str(soma_catalog.sizing["prometheus"]["scrape_interval"])
+    want = soma_scrape_interval
     resp = clients.http_get(ep, "/api/v1/status/config")
     body = clients.json_of(ep, resp, "GET /api/v1/status/config")
     try:
@@ -69,4 +71,4 @@ def test_prometheus_scrape_interval(soma_endpoint: Get, soma_catalog: Catalog) -
     except (KeyError, TypeError, yaml.YAMLError) as exc:
         raise ContractFailure(f"{ep}: cannot read the live config: {exc}") from None
     if got != want:
-        raise ContractFailure(f"{ep}: global scrape_interval is {got}, contract says {want}")
+        raise ContractFailure(f"{ep}: global scrape_interval is {got}, asked for {want}")

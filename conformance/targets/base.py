@@ -43,6 +43,16 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class Tracing:
+    """Where a target's components send OTLP traces ("" = tracing off) and where the
+    target's own Jaeger answers queries (None: no Jaeger of its own), with the reason."""
+
+    otlp_endpoint: str = ""
+    jaeger_query: Endpoint | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class InsideCheck:
     """One check to run from inside the service network (DNS + protocol)."""
 
@@ -74,6 +84,9 @@ class TargetOptions:
     kube_context: str = "kind-soma"
     namespace: str = "soma-infra"
     probe_image: str = "soma-infra/probe:local"
+    # the Prometheus scrape interval this target was asked to run at: None = the catalog's
+    # contract interval; the catalog's on-demand interval when deployed that way
+    scrape_interval: str | None = None
     # state handed from the xdist controller to workers so they attach, never re-create
     attach_state: dict[str, Any] | None = None
 
@@ -118,6 +131,10 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def run_inside(self, checks: list[InsideCheck]) -> list[InsideResult]:
         """Run checks from inside the service network; one result per check."""
+
+    def tracing(self) -> Tracing:
+        """The tracing setting this target was deployed with (default: not known, off)."""
+        return Tracing(reason=f"target {self.name} does not report its tracing setting")
 
     def inside_unsupported_reason(self) -> str | None:
         """Why this target cannot probe from inside its network (None: it can)."""

@@ -22,6 +22,7 @@ from conformance.targets.base import (
     InsideCheck,
     InsideResult,
     Target,
+    Tracing,
     decode_results,
     encode_checks,
 )
@@ -138,6 +139,9 @@ class ComposeTarget(Target):
 
     def endpoint(self, service: str) -> Endpoint:
         self.catalog.service(service)  # unknown names fail loudly
+        return self._published(service)
+
+    def _published(self, service: str) -> Endpoint:
         ports = self.service_config(service).get("ports", [])
         if not ports:
             raise TargetError(f"{service}: compose service publishes no port")
@@ -149,6 +153,18 @@ class ComposeTarget(Target):
                       CMD_TIMEOUT_S, f"compose port of {service}")
             host, _, published = out.strip().rpartition(":")
         return Endpoint(service, "127.0.0.1" if host in ("0.0.0.0", "") else host, int(published))
+
+    def tracing(self) -> Tracing:
+        """SOMA_OTLP_ENDPOINT as the compose file hands it to OPA; the query API of the
+        `jaeger` service where the `tracing` profile deploys it."""
+        env = self.service_config("opa").get("environment") or {}
+        otlp = str(env.get("SOMA_OTLP_ENDPOINT") or "")
+        if not otlp:
+            return Tracing(reason=f"tracing is off: SOMA_OTLP_ENDPOINT is empty in compose project {self.project}")
+        if "jaeger" not in self.config().get("services", {}):
+            return Tracing(otlp, None, f"traces go to {otlp}; compose project {self.project} deploys no "
+                                       "Jaeger (profile `tracing`) whose query API could show them")
+        return Tracing(otlp, self._published("jaeger"), "")
 
     def credentials(self) -> Credentials:
         pg = self.service_config("postgres").get("environment", {})

@@ -30,6 +30,10 @@ def port_vars() -> dict[str, str]:
     return {name: f"{name.upper()}_HOST_PORT" for name in load_catalog().services}
 
 
+# published ports of services outside the catalog (the optional Jaeger of profile `tracing`)
+EXTRA_PORT_VARS = ("JAEGER_HOST_PORT",)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -61,7 +65,7 @@ class TestcontainersTarget(ComposeTarget):
     def _write_override(self) -> None:
         self.project = f"soma-tc-{secrets.token_hex(4)}"
         lines = [f"COMPOSE_PROJECT_NAME={self.project}"]
-        lines += [f"{var}={free_port()}" for var in port_vars().values()]
+        lines += [f"{var}={free_port()}" for var in (*port_vars().values(), *EXTRA_PORT_VARS)]
         fd, name = tempfile.mkstemp(prefix=f"{self.project}-", suffix=".env")
         with os.fdopen(fd, "w") as fh:
             fh.write("\n".join(lines) + "\n")

@@ -112,6 +112,8 @@ for name in "${want[@]}"; do
     conformance) build conformance "$root/pyproject.toml" "$root/README.md" "$root/conformance" \
                    "$root/fixtures" "$root/policies" ;;
     kafka) build kafka "$(kafka_libs)" ;;
+    # optional (profile `tracing`), not in the default list: build-images.sh jaeger
+    jaeger) bash "$here/go-tools.sh" jaeger; build jaeger "$cache/bin/jaeger" ;;
     *)     build "$name" ;;
   esac
 done

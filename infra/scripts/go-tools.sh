@@ -20,6 +20,11 @@ MOD[kind]="sigs.k8s.io/kind@$KIND_VERSION";                    PKG[kind]="sigs.k
 MOD[etcd]="go.etcd.io/etcd/server/v3@$ETCD_VERSION";            PKG[etcd]="etcdmain"
 MOD[etcdctl]="go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION";         PKG[etcdctl]="go.etcd.io/etcd/etcdctl/v3"
 MOD[openfga]="github.com/openfga/openfga@$OPENFGA_VERSION";    PKG[openfga]="github.com/openfga/openfga/cmd/openfga"
+MOD[registry]="github.com/distribution/distribution/v3@$DISTRIBUTION_VERSION"; PKG[registry]="github.com/distribution/distribution/v3/cmd/registry"
+MOD[jaeger]="github.com/jaegertracing/jaeger@$JAEGER_VERSION";  PKG[jaeger]="github.com/jaegertracing/jaeger/cmd/jaeger"
+# replace directives of a tool's own go.mod that its build needs, copied into the wrapper
+declare -A REPL
+REPL[jaeger]="github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0"
 
 build_one() {
   local name=$1 mod=${MOD[$1]} pkg=${PKG[$1]}
@@ -41,6 +46,8 @@ build_one() {
       go mod tidy >/dev/null
       go build -trimpath -ldflags="-s -w" -o "$bin/$name" .
     else
+      local r
+      for r in ${REPL[$name]:-}; do go mod edit -replace="$r"; done
       # get the package (not only the module) so go.sum covers its whole import graph
       go get "$pkg@${mod#*@}" >/dev/null
       local ld="-s -w"

@@ -73,3 +73,15 @@ def test_split_url_maps_catalog_urls_to_services() -> None:
     assert svc.name == "vault" and path.startswith("/v1/identity/oidc")
     with pytest.raises(KeyError):
         cat.split_url("http://elsewhere.example:1/x")
+
+
+def test_asked_scrape_interval_defaults_to_the_contract_and_allows_on_demand() -> None:
+    """sizing.prometheus.scrape_interval compares against what the target was asked for:
+    the contract's 15s by default, the catalog's on-demand 5s when deployed that way."""
+    cat = catalog.load()
+    asked_scrape_interval = catalog.asked_scrape_interval
+    assert asked_scrape_interval(cat, None) == "15s"
+    assert asked_scrape_interval(cat, "") == "15s"
+    assert asked_scrape_interval(cat, "5s") == "5s"
+    with pytest.raises(UsageError, match="choose from 15s, 5s"):
+        asked_scrape_interval(cat, "1m")

@@ -19,6 +19,7 @@ def error_lines(text: str) -> list[str]:
         (["--target=nonsense"], "--target: invalid choice 'nonsense'"),
         (["--target=external", "--endpoints=missing.yaml"], "--endpoints missing.yaml: file not found"),
         (["--target=external"], "--target=external needs --endpoints FILE"),
+        (["--scrape-interval=7s"], "--scrape-interval: '7s' is neither the contract interval nor the on-demand one"),
     ],
 )
 def test_one_line_usage_error(tmp_path: Path, args: list[str], expected: str) -> None:

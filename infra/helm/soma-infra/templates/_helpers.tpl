@@ -99,10 +99,35 @@ enableServiceLinks: false
      include "soma.dirData" (list $ "files/config/prometheus") */}}
 {{- define "soma.dirData" -}}
 {{- $root := index . 0 -}}{{- $dir := index . 1 -}}
+{{- $over := dict -}}{{- if gt (len .) 2 }}{{- $over = index . 2 -}}{{- end -}}
 {{- range $path, $_ := $root.Files.Glob (printf "%s/**" $dir) }}
-{{ trimPrefix (printf "%s/" $dir) $path | replace "/" "__" }}: |-
-{{ $root.Files.Get $path | indent 2 }}
+{{- $rel := trimPrefix (printf "%s/" $dir) $path }}
+{{ $rel | replace "/" "__" }}: |-
+{{ (hasKey $over $rel | ternary (get $over $rel) ($root.Files.Get $path)) | indent 2 }}
 {{- end }}
+{{- end -}}
+
+{{/* files/config/prometheus/prometheus.yml, with the global scrape_interval/scrape_timeout
+     replaced when prometheus.scrapeInterval/scrapeTimeout are set (5 s on demand): the
+     substitution infra/scripts/prometheus-variant.sh makes for compose, on the same file
+     (only the two lines of the `global:` block; a test keeps both outputs identical). */}}
+{{- define "soma.prometheusYml" -}}
+{{- $src := .Files.Get "files/config/prometheus/prometheus.yml" -}}
+{{- $i := .Values.prometheus.scrapeInterval | default "" -}}
+{{- $t := .Values.prometheus.scrapeTimeout | default "" -}}
+{{- if and (eq $i "") (eq $t "") -}}
+{{- $src -}}
+{{- else if or (eq $i "") (eq $t "") -}}
+{{- fail "prometheus.scrapeInterval and prometheus.scrapeTimeout go together (e.g. 5s and 4s; both empty = the file's own 15s)" -}}
+{{- else -}}
+{{- $block := regexFind "(?m)^global:\n(?:(?:[ #].*)?\n)*" $src -}}
+{{- $new := regexReplaceAll "(?m)^(  scrape_interval: ).*$" $block (printf "${1}%s" $i) -}}
+{{- $new = regexReplaceAll "(?m)^(  scrape_timeout: ).*$" $new (printf "${1}%s" $t) -}}
+{{- if not (and (contains (printf "\n  scrape_interval: %s\n" $i) $new) (contains (printf "\n  scrape_timeout: %s\n" $t) $new)) -}}
+{{- fail "prometheus.scrapeInterval: the global scrape_interval/scrape_timeout lines were not found in files/config/prometheus/prometheus.yml" -}}
+{{- end -}}
+{{- replace $block $new $src -}}
+{{- end -}}
 {{- end -}}
 
 {{/* volume items putting each key of soma.dirData back at its relative path */}}
@@ -116,8 +141,7 @@ enableServiceLinks: false
 {{- end -}}
 
 {{- define "soma.dirChecksum" -}}
-{{- $root := index . 0 -}}{{- $dir := index . 1 -}}
-{{- include "soma.dirData" (list $root $dir) | sha256sum -}}
+{{- include "soma.dirData" . | sha256sum -}}
 {{- end -}}
 
 {{- define "soma.requireFile" -}}
@@ -125,4 +149,28 @@ enableServiceLinks: false
 {{- if not ($root.Files.Get $path) -}}
 {{- fail (printf "%s is missing: run infra/scripts/helm-files.sh (make helm-files)" $path) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Tracing (docs/infra/OBSERVABILITY.md): the env every OTLP-capable component gets from
+     the one value tracing.otlpEndpoint (host:port, OTLP/gRPC); empty = off. Same variables
+     as the compose file: OPA reads them in infra/config/opa/opa.yaml, etcd as ETCD_*. */}}
+{{- define "soma.tracingEnv" -}}
+{{- $root := index . 0 -}}{{- $svc := index . 1 -}}
+{{- $ep := $root.Values.tracing.otlpEndpoint | default "" -}}
+{{- if eq $svc "opa" -}}
+- {name: SOMA_OTLP_ENDPOINT, value: {{ $ep | quote }}}
+- {name: SOMA_OPA_TRACING_TYPE, value: {{ ternary "grpc" "" (ne $ep "") | quote }}}
+{{- else if and (eq $svc "etcd") (ne $ep "") -}}
+- {name: ETCD_ENABLE_DISTRIBUTED_TRACING, value: "true"}
+- {name: ETCD_DISTRIBUTED_TRACING_ADDRESS, value: {{ $ep | quote }}}
+- {name: ETCD_DISTRIBUTED_TRACING_SERVICE_NAME, value: etcd}
+- {name: ETCD_DISTRIBUTED_TRACING_SAMPLING_RATE, value: "1000000"}
+{{- end -}}
+{{- end -}}
+
+{{/* pods that export traces carry this label; the tracing NetworkPolicy lets them out */}}
+{{- define "soma.tracingLabel" -}}
+{{- if .Values.tracing.otlpEndpoint }}
+soma.io/otlp-exporter: "true"
+{{- end }}
 {{- end -}}
