@@ -40,6 +40,9 @@ class Contract:
     area: str
     service: str
     title: str
+    # what the contract changes on the target, if anything: such contracts (or their
+    # state-changing part) run only with --allow-disruptive on read-only targets
+    disruptive: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ def parse(raw: dict[str, Any]) -> Catalog:
             area=str(_require(item, "area", f"contract {item.get('id')}")),
             service=str(_require(item, "service", f"contract {item.get('id')}")),
             title=str(_require(item, "title", f"contract {item.get('id')}")),
+            disruptive=str(item.get("disruptive") or ""),
         )
         if c.id in seen:
             raise UsageError(f"contract catalog: duplicate contract id {c.id!r}")

@@ -19,9 +19,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
-# etcd3's generated protobuf code predates protobuf 4: it needs the pure-Python runtime
-os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
-
 import httpx
 
 from conformance.targets.base import Credentials, Endpoint
@@ -264,6 +261,9 @@ def vault_health(ep: Endpoint) -> dict[str, Any]:
 
 
 def etcd_client(ep: Endpoint) -> Any:
+    # etcd3's generated protobuf code predates protobuf 4: it needs the pure-Python
+    # runtime. Set only here, when the suite itself first talks to etcd, never at import.
+    os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
     import etcd3
 
     tcp_reachable(ep)

@@ -74,6 +74,7 @@ class TargetOptions:
     kube_context: str = "kind-soma"
     namespace: str = "soma-infra"
     probe_image: str = "soma-infra/probe:local"
+    probe_image_given: bool = False  # --probe-image named explicitly
     # state handed from the xdist controller to workers so they attach, never re-create
     attach_state: dict[str, Any] | None = None
 
@@ -91,6 +92,10 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def setup(self) -> None:
         """Bring up or attach; raise TargetError naming the cause when impossible."""
+
+    def preflight(self, inside: bool = True) -> None:  # noqa: B027 - optional hook
+        """Cheap checks before anything runs (files, images, the project exists); raise
+        UsageError naming the fix. `inside`: the in-network probe may be needed."""
 
     def teardown(self) -> None:  # noqa: B027 - optional hook: most targets create nothing
         """Remove whatever setup() created. Must be idempotent and safe to call twice."""

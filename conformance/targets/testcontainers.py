@@ -1,7 +1,8 @@
 """Target `testcontainers`: an ephemeral copy of the compose stack for one test session.
 
 It does not redefine the stack: testcontainers' Compose support runs the very same
-compose file, under an isolated project name (so its own network and volumes) and with
+compose file (the repo's, or the identical copy the wheel ships as package data), under
+an isolated project name (so its own network and volumes) and with
 freshly chosen free host ports. It is torn down at the end of the session, on SIGINT or
 SIGTERM, and at interpreter exit, whichever comes first.
 """
@@ -20,8 +21,10 @@ from types import FrameType
 from typing import Any
 
 from conformance.catalog import load as load_catalog
-from conformance.errors import TargetError
-from conformance.targets.compose import CMD_TIMEOUT_S, ComposeTarget, run
+from conformance.errors import TargetError, UsageError
+from conformance.resources import data_path
+from conformance.targets import docker_project
+from conformance.targets.compose import CMD_TIMEOUT_S, COMPOSE_FILE, ComposeTarget, run
 
 
 def port_vars() -> dict[str, str]:
@@ -42,6 +45,9 @@ class TestcontainersTarget(ComposeTarget):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.by_labels = False  # it brings its own project up from the compose file
+        if not self.options.compose_file:
+            self.compose_file = str(data_path(COMPOSE_FILE).resolve())
         self._compose: Any = None
         self._override: Path | None = None
         state = self.options.attach_state
@@ -58,6 +64,30 @@ class TestcontainersTarget(ComposeTarget):
             fh.write("\n".join(lines) + "\n")
         self._override = Path(name)
         self.env_files = [*self.env_files, name]
+
+    def preflight(self, inside: bool = True) -> None:
+        """The compose file, its bind-mounted files and every image it runs exist locally."""
+        compose = Path(self.compose_file)
+        if not compose.is_file():
+            raise UsageError(f"compose file {compose} not found: pass --compose-file FILE")
+        if not self.env_files:
+            raise UsageError("no compose env file found: pass --env-file FILE")
+        try:
+            env_args = [arg for f in self.env_files for arg in ("--env-file", f)]
+            images = run(["docker", "compose", *env_args, "-f", self.compose_file, "config", "--images"],
+                         CMD_TIMEOUT_S,
+                         f"compose config of {self.compose_file}").split()
+        except TargetError as exc:
+            raise UsageError(str(exc)) from None
+        missing = sorted({i for i in images if not docker_project.image_present(i)})
+        if missing:
+            raise UsageError(f"images not present locally: {', '.join(missing)}: build them "
+                             "(`make images` in the soma-infra repo) or load them")
+        bundle = compose.parent.parent.parent / "build" / "opa" / "soma.tar.gz"
+        if not bundle.is_file():
+            raise UsageError(f"OPA bundle {bundle} not found: `make bundle` in the soma-infra repo")
+        if inside:
+            self.require_probe_image()
 
     def setup(self) -> None:
         if self.options.attach_state:
