@@ -23,12 +23,21 @@ class Endpoint:
     service: str
     host: str
     port: int
+    scheme: str = "http"  # https for an HTTP service behind TLS
+    tls: bool = False  # TLS on the service's own protocol (https, rediss, etcd, Kafka SSL)
+    ca_file: str | None = None  # CA bundle that verifies the server (None: system store)
+    # protocol options from an endpoints file, e.g. sslmode, security_protocol, sasl_mechanism
+    # (a SASL password may be among them: never in repr)
+    options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __str__(self) -> str:
         return f"{self.service} at {self.host}:{self.port}"
 
-    def url(self, path: str = "", scheme: str = "http") -> str:
-        return f"{scheme}://{self.host}:{self.port}{path}"
+    def url(self, path: str = "", scheme: str | None = None) -> str:
+        return f"{scheme or self.scheme}://{self.host}:{self.port}{path}"
+
+    def option(self, name: str, default: str = "") -> str:
+        return dict(self.options).get(name, default)
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class Credentials:
     postgres_password: str = ""
     postgres_db: str = "postgres"
     redis_password: str = ""
+    redis_username: str = ""  # Redis ACL user ("" = the default user)
     vault_token: str = ""
 
 
@@ -143,7 +153,8 @@ class Target(abc.ABC):
         parts = urlsplit(url)
         svc, _ = self.catalog.split_url(url)
         ep = self.endpoint(svc.name)
-        return urlunsplit((parts.scheme, f"{ep.host}:{ep.port}", parts.path, parts.query, ""))
+        scheme = ep.scheme if parts.scheme == "http" else parts.scheme
+        return urlunsplit((scheme, f"{ep.host}:{ep.port}", parts.path, parts.query, ""))
 
     def inside_checks(self, services: list[str] | None = None) -> list[InsideCheck]:
         """The DNS/ports checks for the catalog's deployed services."""
