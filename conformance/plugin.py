@@ -342,9 +342,8 @@ def _preflight_for(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 
 def disruptive_reason(contract: catalog_mod.Contract, part: bool = False) -> str:
-    what = "its state-changing part" if part else "the contract"
-    return (f"disruptive, read-only run: {what} {contract.disruptive.removeprefix('its ')}; "
-            "pass --allow-disruptive to run it")
+    what = f"the read-only part held, then skipped ({contract.disruptive})" if part else contract.disruptive
+    return f"disruptive, read-only run: {what}; pass --allow-disruptive to run it"
 
 
 @pytest.hookimpl(wrapper=True)

@@ -39,7 +39,8 @@ def test_schema_is_valid_and_names_every_catalog_service() -> None:
         ("services: {redsi: {host: h, port: 1}}\n", "unknown service 'redsi' (did you mean 'redis'?)"),
         ("services: {redis: {host: h, port: 1}}\ncredentials: {vault: {tokne: x}}\n",
          "unknown key 'credentials.vault.tokne' (did you mean 'token'?)"),
-        ("services: {postgres: {host: h, port: 1, sslmode: maybe}}\n", "services.postgres.sslmode: 'maybe' is not one of"),
+        ("services: {postgres: {host: h, port: 1, sslmode: maybe}}\n",
+         "services.postgres.sslmode: 'maybe' is not one of"),
         ("services: {kafka: {host: h, port: 1, security_protocol: TLS}}\n", "security_protocol: 'TLS' is not one of"),
     ],
 )

@@ -21,7 +21,8 @@ def write(tmp_path: Path, text: str) -> str:
 
 
 def test_valid_waiver_names_its_reason_and_expiry(tmp_path: Path) -> None:
-    path = write(tmp_path, "waivers:\n  - {contract: identity.rotation, reason: SRE owns the key, expires: 2027-01-31}\n")
+    path = write(tmp_path, "waivers:\n"
+                           "  - {contract: identity.rotation, reason: SRE owns the key, expires: 2027-01-31}\n")
     (w,) = waivers.load(path, KNOWN, today=TODAY)
     assert w.skip_reason() == "waived (waivers.yaml, expires 2027-01-31): SRE owns the key"
 
@@ -49,7 +50,7 @@ def test_bad_or_expired_waivers_are_one_line_errors(tmp_path: Path, text: str, m
 
 def test_skip_contract_ids_are_checked() -> None:
     assert "readiness.redis" in waivers.from_options(["readiness.redis"], None, KNOWN)
-    with pytest.raises(UsageError, match="did you mean 'readiness.redis'"):
+    with pytest.raises(UsageError, match=r"did you mean 'readiness\.redis'"):
         waivers.from_options(["readiness.reds"], None, KNOWN)
 
 
