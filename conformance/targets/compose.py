@@ -61,9 +61,16 @@ def run(cmd: list[str], timeout: float, what: str) -> str:
     except subprocess.TimeoutExpired:
         raise TargetError(f"{what}: no answer within {timeout:.0f}s") from None
     if proc.returncode != 0:
-        err = (proc.stderr or proc.stdout).strip().splitlines()
-        raise TargetError(f"{what}: {err[-1] if err else f'exit {proc.returncode}'}")
+        raise TargetError(f"{what}: {cause(proc.stderr or proc.stdout) or f'exit {proc.returncode}'}")
     return proc.stdout
+
+
+def cause(text: str) -> str:
+    """The line of a docker/compose error that says what went wrong: not the trailing
+    "Run 'docker run --help' for more information" boilerplate."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith(("Run '", "See '"))]
+    return (useful or lines or [""])[-1]
 
 
 class ComposeTarget(Target):

@@ -30,8 +30,9 @@ def docker(args: list[str], what: str, timeout: float = CMD_TIMEOUT_S) -> str:
     except subprocess.TimeoutExpired:
         raise TargetError(f"{what}: docker gave no answer within {timeout:.0f}s") from None
     if proc.returncode != 0:
-        err = (proc.stderr or proc.stdout).strip().splitlines()
-        raise TargetError(f"{what}: {err[-1] if err else f'exit {proc.returncode}'}")
+        lines = [ln.strip() for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
+        useful = [ln for ln in lines if not ln.startswith(("Run '", "See '"))] or lines
+        raise TargetError(f"{what}: {useful[-1] if useful else f'exit {proc.returncode}'}")
     return proc.stdout
 
 
