@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import tempfile
@@ -20,9 +21,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from conformance import opa_bundle
 from conformance.catalog import load as load_catalog
 from conformance.errors import TargetError, UsageError
-from conformance.resources import data_path
+from conformance.resources import data_path, repo_file
 from conformance.targets import docker_project
 from conformance.targets.compose import CMD_TIMEOUT_S, COMPOSE_FILE, ComposeTarget, run
 
@@ -50,10 +52,12 @@ class TestcontainersTarget(ComposeTarget):
             self.compose_file = str(data_path(COMPOSE_FILE).resolve())
         self._compose: Any = None
         self._override: Path | None = None
+        self._stage: Path | None = None  # private copy of the shipped stack files (wheel)
         state = self.options.attach_state
         if state:  # an xdist worker attaching to the controller's stack
             self.project = state["project"]
             self.env_files = list(state["env_files"])
+            self.compose_file = str(state.get("compose_file") or self.compose_file)
 
     def _write_override(self) -> None:
         self.project = f"soma-tc-{secrets.token_hex(4)}"
@@ -83,11 +87,26 @@ class TestcontainersTarget(ComposeTarget):
         if missing:
             raise UsageError(f"images not present locally: {', '.join(missing)}: build them "
                              "(`make images` in the soma-infra repo) or load them")
-        bundle = compose.parent.parent.parent / "build" / "opa" / "soma.tar.gz"
-        if not bundle.is_file():
-            raise UsageError(f"OPA bundle {bundle} not found: `make bundle` in the soma-infra repo")
+        if not self._bundle().is_file() and not self._stage_from_package():
+            raise UsageError(f"OPA bundle {self._bundle()} not found: `make bundle` in the soma-infra repo")
         if inside:
             self.require_probe_image()
+
+    def _bundle(self) -> Path:
+        """Where the compose file mounts the OPA bundle from (../../build/opa/soma.tar.gz)."""
+        return Path(self.compose_file).parent.parent.parent / "build" / "opa" / "soma.tar.gz"
+
+    def _stage_from_package(self) -> bool:
+        """From the wheel (no repo, no opa binary): copy the shipped stack files into a
+        private folder and build the bundle beside them from the shipped policies."""
+        if repo_file(COMPOSE_FILE) is not None or self.options.compose_file:
+            return False
+        stage = Path(tempfile.mkdtemp(prefix="soma-tc-stack-"))
+        shutil.copytree(data_path("infra"), stage / "infra")
+        opa_bundle.build(data_path("policies/bundle"), stage / "build" / "opa" / "soma.tar.gz")
+        self.compose_file = str(stage / "infra" / "docker" / Path(COMPOSE_FILE).name)
+        self._stage = stage
+        return True
 
     def setup(self) -> None:
         if self.options.attach_state:
@@ -161,6 +180,9 @@ class TestcontainersTarget(ComposeTarget):
         if self._override is not None and not self.options.keep:
             self._override.unlink(missing_ok=True)
             self._override = None
+        if self._stage is not None and not self.options.keep:
+            shutil.rmtree(self._stage, ignore_errors=True)
+            self._stage = None
 
     def attach_state(self) -> dict[str, Any]:
         return {**super().attach_state(), "project": self.project, "env_files": self.env_files}
