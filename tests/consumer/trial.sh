@@ -134,10 +134,10 @@ admin.close()
 print(json.dumps({"jwks_keys": len(keys), "kafka_topics": topics}))
 PY
   etcd=$(docker ps -q --filter "label=com.docker.compose.project=$project" --filter label=com.docker.compose.service=etcd)
-  timeout 30 docker exec "$etcd" etcdctl --endpoints=http://127.0.0.1:2379 get "" --prefix --keys-only | grep . | sort | tr '\n' ' '
+  timeout 30 docker exec "$etcd" etcdctl --endpoints=http://127.0.0.1:2379 get "" --prefix --keys-only | { grep . || true; } | sort | tr '\n' ' '
   echo
 }
-snapshot >"$work/before.txt"
+snapshot >"$work/before.txt" || fail "(c) could not read the JWKS, Kafka topics or etcd keys"
 step "(c) --target=external --endpoints env.yaml (read-only by default)"
 rc=0
 timeout 1200 "$venv/python" -m pytest -q -p no:cacheprovider --pyargs conformance --target=external \
