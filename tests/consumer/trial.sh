@@ -35,9 +35,10 @@ step "building the wheel"
 timeout 300 python3 -m pip wheel -q --no-deps --disable-pip-version-check -w "$work/dist" "$root" >/dev/null
 wheel=$(ls "$work"/dist/soma_conformance-*.whl)
 step "fresh venv, installing $(basename "$wheel") and its dependencies"
-timeout 120 python3 -m venv "$work/venv"
+timeout 600 python3 -m venv "$work/venv" || fail "python3 -m venv: exit $?"
 venv="$work/venv/bin"
-timeout 900 "$venv/python" -m pip install -q --no-compile --disable-pip-version-check "$wheel" >/dev/null
+timeout 1200 "$venv/python" -m pip install -q --no-compile --disable-pip-version-check "$wheel" >"$work/pip.txt" 2>&1 ||
+  fail "pip install of the wheel: $(tail -3 "$work/pip.txt")"
 mkdir "$work/empty"
 cd "$work/empty"
 # nothing from the checkout may leak in
