@@ -56,7 +56,7 @@ logs: ## follow the stack's logs
 	@$(COMPOSE) logs -f --tail=100
 
 conformance: deps up ## all set-up, then the full suite against the stack, with the report
-	@$(PYTEST) --pyargs conformance --target=compose --report-dir $(REPORT_DIR) -p no:cacheprovider
+	@$(PYTEST) --pyargs conformance --target=compose --report-dir=$(REPORT_DIR) -p no:cacheprovider
 
 lint: deps ## ruff and mypy --strict
 	@$(PYTHON) -m ruff check conformance tests
@@ -66,7 +66,7 @@ test-unit: deps ## the suite's own unit tests (no Docker needed)
 	@$(PYTEST) tests/unit -q
 
 test-suite: deps up ## the contract suite against the real compose stack
-	@$(PYTEST) --pyargs conformance --target=compose -q --report-dir $(REPORT_DIR)
+	@$(PYTEST) --pyargs conformance --target=compose -q --report-dir=$(REPORT_DIR)
 
 test: lint test-unit $(TEST_STEPS) test-suite mutation ## all set-up, then every check of the project (mutation last: longest)
 

@@ -34,12 +34,16 @@ class Service:
         return f"{self.dns_name}:{self.port}"
 
 
+DEFAULT_RUNBOOK_DOC = "docs/infra/runbook_shared_infra.md"
+
+
 @dataclass(frozen=True)
 class Contract:
     id: str
     area: str
     service: str
     title: str
+    runbook: str | None = None  # heading anchor in the catalog's runbook_doc
     # what the contract changes on the target, if anything: such contracts (or their
     # state-changing part) run only with --allow-disruptive on read-only targets
     disruptive: str = ""
@@ -56,6 +60,7 @@ class Catalog:
     sizing: dict[str, Any]
     contracts: tuple[Contract, ...]
     raw: dict[str, Any] = field(repr=False, compare=False)
+    runbook_doc: str = DEFAULT_RUNBOOK_DOC
 
     def service(self, name: str) -> Service:
         try:
@@ -92,6 +97,16 @@ def _require(mapping: dict[str, Any], key: str, where: str) -> Any:
     return mapping[key]
 
 
+def _anchor(value: Any, where: str) -> str | None:
+    """A runbook heading anchor: lower-case words joined by '-', without the leading '#'."""
+    if value is None:
+        return None
+    text = str(value).removeprefix("#")
+    if not text or text != text.lower() or " " in text:
+        raise UsageError(f"contract catalog: {where} has invalid runbook anchor {value!r}")
+    return text
+
+
 def parse(raw: dict[str, Any]) -> Catalog:
     """Validate and type a catalog document; every mistake is a one-line UsageError."""
     if not isinstance(raw, dict):
@@ -120,6 +135,7 @@ def parse(raw: dict[str, Any]) -> Catalog:
             area=str(_require(item, "area", f"contract {item.get('id')}")),
             service=str(_require(item, "service", f"contract {item.get('id')}")),
             title=str(_require(item, "title", f"contract {item.get('id')}")),
+            runbook=_anchor(item.get("runbook"), f"contract {item.get('id')}"),
             disruptive=str(item.get("disruptive") or ""),
         )
         if c.id in seen:
@@ -140,6 +156,7 @@ def parse(raw: dict[str, Any]) -> Catalog:
         sizing=dict(raw.get("sizing", {})),
         contracts=tuple(contracts),
         raw=raw,
+        runbook_doc=str(raw.get("runbook_doc") or DEFAULT_RUNBOOK_DOC),
     )
 
 

@@ -1,11 +1,13 @@
 """`soma-conformance`: the suite's command line.
 
-    soma-conformance contracts [--format table|json|markdown]   print the contract catalog
+    soma-conformance contracts [--format text|markdown|json]    list the catalog's contracts
     soma-conformance stability --runs 20 -- [pytest args...]     N runs; any outcome that changes is flaky
     soma-conformance run [pytest args...]                         run the suite (= pytest --pyargs conformance)
     soma-conformance endpoints init|validate|schema              write and check endpoints files
 
 Subcommands are registered in COMMANDS; each module that adds one owns its own parser.
+`run` hands every argument to pytest untouched (its own options included, `--help` too);
+commands that also take pytest arguments (stability, nightly) take them after `--`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from conformance import __version__, endpoints_cli, stability
 from conformance import catalog as catalog_mod
@@ -49,32 +52,52 @@ def markdown(cat: catalog_mod.Catalog) -> str:
     lines += ["", "## Sizing", ""]
     for name, facts in cat.sizing.items():
         lines.append(f"- {name}: " + ", ".join(f"{k}=`{v}`" for k, v in facts.items()))
-    lines += ["", "## Contracts", "", "| id | area | service | promise |", "|---|---|---|---|"]
-    lines += [f"| `{c.id}` | {c.area} | {c.service} | {c.title} |" for c in cat.contracts]
+    lines += ["", "## Contracts", "", "| id | area | service | promise | runbook |", "|---|---|---|---|---|"]
+    doc = Path(cat.runbook_doc).name  # CONTRACTS.md sits beside the runbook
+    lines += [f"| `{c.id}` | {c.area} | {c.service} | {c.title} | "
+              + (f"[{c.runbook}]({doc}#{c.runbook})" if c.runbook else "") + " |" for c in cat.contracts]
     return "\n".join(lines) + "\n"
 
 
 def _contracts_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                   help="text: one line per contract; markdown: docs/infra/CONTRACTS.md; json: for scripts")
+
+
+def contracts_json(cat: catalog_mod.Catalog) -> dict[str, object]:
+    """The contract list for scripts: what each contract promises and where its runbook is."""
+    return {"catalog_version": cat.version, "namespace": cat.namespace,
+            "contracts": [{"id": c.id, "area": c.area, "service": c.service, "title": c.title,
+                           "runbook": c.runbook} for c in cat.contracts]}
+
+
+def contracts_text(cat: catalog_mod.Catalog) -> str:
+    """One line per contract (id, service, title), then the count per service."""
+    width = max(len(c.id) for c in cat.contracts)
+    lines = [f"{'id':<{width}}  {'service':<10}  title"]
+    lines += [f"{c.id:<{width}}  {c.service:<10}  {c.title}" for c in cat.contracts]
+    per_service: dict[str, int] = {}
+    for c in cat.contracts:
+        per_service[c.service] = per_service.get(c.service, 0) + 1
+    lines.append(f"{len(cat.contracts)} contracts (catalog v{cat.version}): "
+                 + ", ".join(f"{n} {svc}" for svc, n in per_service.items()))
+    return "\n".join(lines) + "\n"
 
 
 def _contracts(ns: argparse.Namespace) -> int:
     cat = catalog_mod.load()
     if ns.format == "json":
-        print(json.dumps(cat.raw, indent=2, sort_keys=False))
+        print(json.dumps(contracts_json(cat), indent=2))
     elif ns.format == "markdown":
         print(markdown(cat), end="")
     else:
-        for svc in cat.services.values():
-            print(f"{svc.name:<11} {svc.address:<48} {svc.protocol}")
-        print(f"jwks        {cat.identity.get('jwks_url')}")
-        print(f"decision    {cat.policy.get('decision_path')}  input {cat.policy.get('input_fields')}")
-        print(f"{len(cat.contracts)} contracts")
+        print(contracts_text(cat), end="")
     return 0
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    p.description = ("run the suite: every argument goes to pytest unchanged "
+                     "(e.g. `run --co -q`, `run -- --target=external --endpoints=FILE`)")
 
 
 def _run(ns: argparse.Namespace) -> int:
@@ -82,6 +105,10 @@ def _run(ns: argparse.Namespace) -> int:
 
     return int(pytest.main(["--pyargs", "conformance", *ns.pytest_args]))
 
+
+# commands whose extra arguments are pytest's: `run` takes all of them, the others those after `--`
+PASSTHROUGH_ALL = frozenset({"run"})
+PASSTHROUGH_AFTER_DASHDASH = frozenset({"stability", "nightly"})
 
 COMMANDS: dict[str, Command] = {
     "contracts": (_contracts_args, _contracts),
@@ -93,6 +120,28 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+def split_passthrough(argv: Sequence[str]) -> tuple[list[str], list[str] | None]:
+    """(arguments for our parser, arguments for pytest or None when the command takes none).
+
+    argparse cannot pass options it does not know (`run --co -q` was rejected) and keeps a
+    `--` inside a REMAINDER (pytest then read `--target=...` as a file name). So the split
+    is done here: after `run` everything is pytest's; for stability and nightly, everything
+    after the first `--`. The first `--` is ours and is dropped."""
+    args = list(argv)
+    index = next((i for i, a in enumerate(args) if not a.startswith("-")), None)
+    if index is None or args[index] not in (PASSTHROUGH_ALL | PASSTHROUGH_AFTER_DASHDASH):
+        return args, None
+    own, tail = args[:index + 1], args[index + 1:]
+    if args[index] in PASSTHROUGH_ALL:
+        if "--" in tail:
+            tail.remove("--")
+        return own, tail
+    if "--" in tail:
+        cut = tail.index("--")
+        return own + tail[:cut], tail[cut + 1:]
+    return own + tail, []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import signal
 
@@ -101,8 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (add_args, _) in COMMANDS.items():
-        add_args(sub.add_parser(name))
-    ns = parser.parse_args(argv)
+        add_args(sub.add_parser(name, allow_abbrev=False))
+    own, pytest_args = split_passthrough(sys.argv[1:] if argv is None else argv)
+    ns = parser.parse_args(own)
+    if pytest_args is not None:
+        ns.pytest_args = pytest_args
     try:
         return COMMANDS[ns.command][1](ns)
     except UsageError as exc:

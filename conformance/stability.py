@@ -4,6 +4,7 @@ whose outcome differs between runs. A flaky contract is a bug to fix, never to r
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,18 +25,44 @@ def flaky(runs: list[SuiteRun]) -> dict[str, list[str]]:
 
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, default=20, help="consecutive runs (default 20)")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER,
-                   help="arguments for each run, after --, e.g. -- --target=compose")
+    p.epilog = "pytest arguments for each run go after --, e.g. -- --target=compose (the default)"
+
+
+# pytest exit codes after which outcomes mean nothing: interrupted, internal error, usage
+# error, no tests collected. Comparing such runs would report "flaky tests: 0" and pass.
+NOT_A_RUN = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
+
+
+def unusable(run: SuiteRun) -> str | None:
+    """Why this run cannot be compared with others (None: it can)."""
+    if run.returncode in NOT_A_RUN:
+        return f"exit {run.returncode}, {NOT_A_RUN[run.returncode]}"
+    if not run.outcomes:
+        return f"exit {run.returncode}, no test results"
+    return None
+
+
+def _last_line(run: SuiteRun) -> str:
+    for text in (run.stderr, run.stdout):
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if lines:
+            return lines[-1]
+    return "no output"
 
 
 def main(ns: argparse.Namespace) -> int:
-    args = [a for a in ns.pytest_args if a != "--"] or ["--target=compose"]
+    args = list(getattr(ns, "pytest_args", None) or []) or ["--target=compose"]
     runs: list[SuiteRun] = []
     with tempfile.TemporaryDirectory(prefix="soma-stability-") as tmp:
         for i in range(ns.runs):
             work = Path(tmp) / f"run-{i + 1:02d}"
             work.mkdir()
             run = run_suite(args, work, timeout=1800)
+            why = unusable(run)
+            if why is not None:
+                print(f"stability: error: run {i + 1} of pytest {' '.join(args)} is not comparable "
+                      f"({why}): {_last_line(run)}", file=sys.stderr)
+                return run.returncode or 4
             runs.append(run)
             counts = {o: sum(1 for v in run.outcomes.values() if v == o) for o in ("passed", "failed", "skipped")}
             print(f"run {i + 1}/{ns.runs}: {len(run.outcomes)} tests, {counts['passed']} passed, "

@@ -13,7 +13,7 @@ chromium: ## install headless Chromium (Debian package) if it is missing
 test-report: deps chromium ## report: schema, history classes, SIGINT/SIGKILL runs, HTML in headless Chromium
 	@SOMA_REQUIRE_CHROMIUM=1 SOMA_SCREENSHOT_DIR=$(REPORT_DIR)/screenshots \
 	  $(PYTEST) tests/unit/test_report_*.py -q -p no:randomly
-	@echo "report: screenshot of the HTML report in $(REPORT_DIR)/screenshots/report-html.png"
+	@echo "report: screenshots of the HTML report in $(REPORT_DIR)/screenshots/ (report-html.png, report-html-700.png)"
 
 nightly: deps up ## the nightly run: $(REPORT_DIR)/<UTC time>/ with every artefact, plus $(REPORT_DIR)/latest
 	@$(PYTHON) -m conformance.cli nightly --target compose --reports $(REPORT_DIR) \

@@ -30,7 +30,7 @@ def run_suite(args: list[str], tmp: Path, timeout: float = 600,
     junit = tmp / "junit.xml"
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-p", "no:cacheprovider",
            "-q", f"--junitxml={junit}", "-o", "junit_family=xunit1",
-           "--report-dir", str(tmp / "reports"), *args]
+           f"--report-dir={tmp / 'reports'}", *args]
     t0 = time.monotonic()
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp,

@@ -103,10 +103,12 @@ def _render(run: Run, history: History | None, fmt: str) -> str:
     if fmt == "markdown":
         return render_markdown(run, history)
     if fmt == "json":
-        return json.dumps({"run": run.to_dict()["summary"] | {"run_id": run.run_id, "status": run.status},
+        return json.dumps({"run": run.to_dict()["summary"] | {"run_id": run.run_id, "status": run.status,
+                                                               "environment": run.environment},
                            "history": history.to_dict() if history else None}, indent=2) + "\n"
     s = run.summary()
-    head = (f"run {run.run_id} ({run.target}, {run.status}/{run.end_reason}): {s['passed']} passed, "
+    head = (f"run {run.run_id} ({run.target}, environment {run.environment or 'unknown'}, "
+            f"{run.status}/{run.end_reason}): {s['passed']} passed, "
             f"{s['failed']} failed, {s['error']} error, {s['skipped']} skipped, {s['pending']} pending\n")
     return head + (render_text(history) if history else "")
 
@@ -120,7 +122,7 @@ def nightly_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=NIGHTLY_TIMEOUT_S, metavar="S",
                    help=f"stop the run after S seconds (SIGINT, then SIGKILL; default {NIGHTLY_TIMEOUT_S})")
     _publish_args(p)
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: more pytest arguments")
+    p.epilog = "more pytest arguments go after --, e.g. -- -n auto"
 
 
 def dated_folder(root: Path) -> Path:
@@ -172,14 +174,12 @@ def finish(folder: Path, root: Path, window: int) -> tuple[Run, History | None]:
 
 
 def nightly(ns: argparse.Namespace) -> int:
-    extra = list(ns.pytest_args)
-    if extra[:1] == ["--"]:
-        extra = extra[1:]
+    extra = list(getattr(ns, "pytest_args", None) or [])
     root: Path = ns.reports
     root.mkdir(parents=True, exist_ok=True)
     folder = dated_folder(root)
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", f"--target={ns.target}",
-           "--report-dir", str(folder), "-p", "no:cacheprovider", *extra]
+           f"--report-dir={folder}", "-p", "no:cacheprovider", *extra]
     env = {**os.environ, HISTORY_ENV: str(root), WINDOW_ENV: str(ns.window)}
     print(f"soma-conformance nightly: {' '.join(cmd)}", flush=True)
     rc = _run_pytest(cmd, env, ns.timeout)

@@ -2,7 +2,8 @@
 
 Rules (exact, and unit-tested on synthetic histories). Per contract, a run's outcome is
 P (passed), F (failed or error) or none (skipped, pending, absent). The window is the
-current run plus the N-1 runs before it (same target). Categories, first match wins:
+current run plus the N-1 runs before it of the same environment (same target type and
+same environment name: staging and prod never mix). Categories, first match wins:
 
   flaky          the outcomes in the window change at least twice (P F P, F P F, ...)
   still_failing  F now, and F in the latest earlier run that has an outcome
@@ -76,6 +77,7 @@ class History:
     current: str
     target: str
     window: int
+    environment: str | None
     runs: list[RunPoint]  # oldest -> newest, current last
     changes: list[Change] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
@@ -84,7 +86,8 @@ class History:
         return [c for c in self.changes if c.category == category]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"current": self.current, "target": self.target, "window": self.window,
+        return {"current": self.current, "target": self.target, "environment": self.environment,
+                "window": self.window,
                 "runs": [vars(r) for r in self.runs],
                 **{cat: [c.to_dict() for c in self.of(cat)] for cat in CATEGORIES},
                 "skipped_files": self.skipped_files}
@@ -105,11 +108,13 @@ def classify_one(window: list[str | None], previous: str | None) -> str | None:
 
 
 def compare(current: Run, earlier: list[Run], window: int = DEFAULT_WINDOW) -> History:
-    """`earlier`: runs before `current` (any order; other targets are ignored)."""
-    runs = sorted((r for r in earlier if r.target == current.target and r.run_id != current.run_id
-                   and r.started_at <= current.started_at), key=lambda r: (r.started_at, r.run_id))
+    """`earlier`: runs before `current` (any order; runs of other environments -- another
+    target type or another environment name -- are ignored)."""
+    runs = sorted((r for r in earlier if r.environment_key == current.environment_key
+                   and r.run_id != current.run_id and r.started_at <= current.started_at),
+                  key=lambda r: (r.started_at, r.run_id))
     in_window = [*runs[-(window - 1):], current] if window > 1 else [current]
-    history = History(current.run_id, current.target, window,
+    history = History(current.run_id, current.target, window, current.environment,
                       [RunPoint.of(r) for r in [*runs[-(CHART_RUNS - 1):], current]])
     for c in current.contracts:
         outcomes = [outcome(r, c.id) for r in in_window]
@@ -156,7 +161,8 @@ def load_history(root: Path, current: Run | None = None, window: int = DEFAULT_W
 
 
 def render_text(history: History) -> str:
-    lines = [f"history of run {history.current} (target {history.target}): "
+    lines = [f"history of run {history.current} (target {history.target}, environment "
+             f"{history.environment or 'unknown'}): "
              f"{len(history.runs)} runs, flaky window {history.window}"]
     for cat in ("newly_failing", "fixed", "still_failing", "flaky"):
         items = history.of(cat)

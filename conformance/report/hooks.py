@@ -23,6 +23,8 @@ from conformance.report.model import Run, jsonable
 COLLECT_KEY = "soma_report_collect"  # workerinput key: folder where workers leave nodeid->contract
 HISTORY_ENV = "SOMA_REPORT_HISTORY"  # set (by `nightly`) to render history into the HTML
 WINDOW_ENV = "SOMA_REPORT_WINDOW"  # the flaky window for that history
+ARCHIVE_DIR = "history"  # <report-dir>/history/<run_id>.json: the runs the trend is drawn from
+ARCHIVE_KEEP = 200  # documents kept there (all environments together)
 NORMAL_EXITS = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)
 
 
@@ -171,6 +173,7 @@ class ReportPlugin:
         self.run.end_reason = "finished" if normal else "interrupted"
         self.run.status = "complete" if normal and not self.run.pending else "incomplete"
         self.run.target_detail = _target_detail(self.config)
+        self.run.environment = _environment(self.config, final=True) or self.run.environment
         self._write_all()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -190,6 +193,7 @@ class ReportPlugin:
             self._save()
 
     def _refresh(self) -> None:
+        self.run.environment = self.run.environment or _environment(self.config)
         self.run.contracts = self.collector.contracts()
         self.run.pending = self.collector.pending()
         self.run.other_tests = self.collector.others()
@@ -207,12 +211,15 @@ class ReportPlugin:
         from conformance.report.artefacts import write_all
         from conformance.report.history import DEFAULT_WINDOW, load_history
 
-        history = None
         history_dir = os.environ.get(HISTORY_ENV)
         try:
             if history_dir:
-                window = int(os.environ.get(WINDOW_ENV) or DEFAULT_WINDOW)
-                history = load_history(Path(history_dir), self.run, window)
+                root = Path(history_dir)
+            else:  # keep every run's document, so the first render already shows the trend
+                root = self.out_dir / ARCHIVE_DIR
+                archive(self.run, root)
+            window = int(os.environ.get(WINDOW_ENV) or DEFAULT_WINDOW)
+            history = load_history(root, self.run, window)
             self.written = write_all(self.run, self.out_dir, history)
         except OSError as exc:
             self._warn(exc)
@@ -227,6 +234,29 @@ def _target_name(config: pytest.Config) -> str:
     from conformance.plugin import target_name
 
     return target_name(config)
+
+
+def archive(run: Run, root: Path, keep: int = ARCHIVE_KEEP) -> None:
+    """Copy the run's document into root/<run_id>.json and drop the oldest beyond `keep`."""
+    write_run(root / f"{run.run_id}.json", run)
+    kept = sorted(root.glob("*.json"))  # run ids start with the UTC start time: sorted = oldest first
+    for old in kept[:-keep]:
+        old.unlink(missing_ok=True)
+
+
+def _environment(config: pytest.Config, final: bool = False) -> str | None:
+    """The target's environment name, once the target was set up (a compose target learns
+    its project from `compose config`); at session end whatever the target knows."""
+    from conformance.errors import TargetError
+    from conformance.plugin import SETUP_DONE_KEY, TARGET_KEY
+
+    target = config.stash.get(TARGET_KEY, None)
+    if target is None or not (final or config.stash.get(SETUP_DONE_KEY, False)):
+        return None
+    try:
+        return str(target.environment) or None
+    except (TargetError, KeyError, OSError):
+        return None
 
 
 def _target_detail(config: pytest.Config) -> str | None:

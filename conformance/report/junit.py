@@ -58,7 +58,8 @@ def render(run: Run) -> str:
                  **{k: str(v) for k, v in counts.items()}}
         suite = ET.SubElement(root, "testsuite", attrs)
         props = ET.SubElement(suite, "properties")
-        for name, value in (("run_id", run.run_id), ("target", run.target), ("status", run.status),
+        for name, value in (("run_id", run.run_id), ("target", run.target),
+                            ("environment", run.environment or ""), ("status", run.status),
                             ("git_revision", run.infra.get("git_revision") or "")):
             ET.SubElement(props, "property", name=name, value=_clean(str(value)))
         for c in contracts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conformance.report import causes
 from conformance.report.history import History
 from conformance.report.model import STATUSES, Run
 
@@ -20,12 +21,12 @@ def render(run: Run, history: History | None = None) -> str:
              else f"**INCOMPLETE** ({run.end_reason}, {s['pending']} without result)")
     rev = (run.infra.get("git_revision") or "unknown")[:12]
     lines = [
-        f"## Soma conformance: {run.target}",
+        f"## Soma conformance: {run.environment_label} ({run.target})",
         "",
         f"Run `{run.run_id}` · {run.started_at} · {state} · suite {run.suite.get('version')} · infra `{rev}`",
         "",
-        f"**{s['passed']} passed**, **{s['failed']} failed**, {s['error']} error, {s['skipped']} skipped "
-        f"of {s['total']} contracts (pass rate {rate})",
+        f"{s['passed'] + s['failed'] + s['error']} of {s['total']} contracts ran: **{s['passed']} passed**, "
+        f"**{s['failed']} failed**, {s['error']} error; {s['skipped']} skipped, not verified (pass rate {rate})",
         "",
         "| area | " + " | ".join(STATUSES) + " |",
         "|---|" + "---:|" * len(STATUSES),
@@ -34,7 +35,13 @@ def render(run: Run, history: History | None = None) -> str:
               for area, row in run.by("area").items()]
     failures = run.failures()
     if failures:
-        lines += ["", "### Failures", "", "| contract | service | cause |", "|---|---|---|"]
+        groups = causes.group(failures)
+        lines += ["", f"### Failures: {len(failures)} contract{'s' if len(failures) != 1 else ''}, "
+                  f"{len(groups)} root cause"
+                  + ("s" if len(groups) != 1 else ""), ""]
+        lines += [f"- **{_cell(g.title)}** → {len(g.contracts)}: " + ", ".join(f"`{c.id}`" for c in g.contracts)
+                  for g in groups]
+        lines += ["", "| contract | service | cause |", "|---|---|---|"]
         lines += [f"| {ICON[c.status]} `{c.id}` | {c.service} | {_cell(c.message)} |" for c in failures]
     if history is not None:
         lines += ["", f"### Since earlier runs ({len(history.runs)} runs, flaky window {history.window})", ""]

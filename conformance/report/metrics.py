@@ -32,7 +32,8 @@ def render(run: Run) -> str:
         out.extend(f"{PREFIX}_{name}{_labels(**labels)} {value:g}" for labels, value in samples)
 
     t = run.target
-    base = [(c, {"target": t, "contract": c.id, "area": c.area, "service": c.service})
+    env = run.environment or ""
+    base = [(c, {"target": t, "environment": env, "contract": c.id, "area": c.area, "service": c.service})
             for c in run.contracts]
     family("contract_passed", "1 if the contract held in the latest run, 0 if it failed (skips omitted)",
            [(lb, 1.0 if c.status == "passed" else 0.0) for c, lb in base if c.status != "skipped"])
@@ -42,28 +43,42 @@ def render(run: Run) -> str:
            [(lb, round(c.duration_s, 4)) for c, lb in base])
     summary = run.summary()
     family("contracts", "Contracts of the latest run by status",
-           [({"target": t, "status": s}, float(summary[s])) for s in (*STATUSES, "pending")])
+           [({"target": t, "environment": env, "status": s}, float(summary[s]))
+            for s in (*STATUSES, "pending")])
     if summary["pass_rate"] is not None:
         family("pass_ratio", "Passed / (passed + failed + error) in the latest run",
-               [({"target": t}, float(summary["pass_rate"]))])
+               [({"target": t, "environment": env}, float(summary["pass_rate"]))])
     stamp = meta.parse_iso(run.finished_at or run.updated_at or run.started_at).timestamp()
     family("run_timestamp_seconds", "When the latest run ended (unix time)",
-           [({"target": t}, round(stamp, 3))])
+           [({"target": t, "environment": env}, round(stamp, 3))])
     family("run_start_timestamp_seconds", "When the latest run started (unix time)",
-           [({"target": t}, round(meta.parse_iso(run.started_at).timestamp(), 3))])
+           [({"target": t, "environment": env}, round(meta.parse_iso(run.started_at).timestamp(), 3))])
     family("run_duration_seconds", "Wall time of the latest run",
-           [({"target": t}, round(run.duration_s or 0.0, 3))])
+           [({"target": t, "environment": env}, round(run.duration_s or 0.0, 3))])
     family("run_complete", "1 if the latest run finished normally with every contract reported",
-           [({"target": t}, 1.0 if run.complete else 0.0)])
+           [({"target": t, "environment": env}, 1.0 if run.complete else 0.0)])
     family("run_info", "The latest run's identity (value always 1)",
-           [({"target": t, "run_id": run.run_id, "suite_version": str(run.suite.get("version", "")),
+           [({"target": t, "environment": env, "run_id": run.run_id, "suite_version": str(run.suite.get("version", "")),
               "git_revision": str(run.infra.get("git_revision") or "")}, 1.0)])
     return "\n".join(out) + "\n"
 
 
 def push(run: Run, gateway: str, job: str = "soma_conformance") -> None:
-    """PUT the metrics to a Pushgateway (replaces the group of this job and target)."""
-    url = f"{gateway.rstrip('/')}/metrics/job/{job}/target/{run.target}"
+    """PUT the metrics to a Pushgateway (replaces the group of this job, target and
+    environment only: pushing staging never overwrites prod)."""
+    url = (f"{gateway.rstrip('/')}/metrics/job/{job}/{_group_label('target', run.target)}"
+           f"/{_group_label('environment', run.environment or 'unknown')}")
     resp = httpx.put(url, content=render(run).encode(), timeout=PUSH_TIMEOUT_S,
                      headers={"Content-Type": "text/plain; version=0.0.4"})
     resp.raise_for_status()
+
+
+def _group_label(name: str, value: str) -> str:
+    """One grouping-key segment of a Pushgateway URL; values with '/' (kind-soma/infra) or
+    other unsafe characters use the gateway's `name@base64/<url-safe base64>` form."""
+    import base64
+    import re
+
+    if re.fullmatch(r"[A-Za-z0-9._~:-]+", value):
+        return f"{name}/{value}"
+    return f"{name}@base64/{base64.urlsafe_b64encode(value.encode()).decode().rstrip('=') or '='}"

@@ -118,6 +118,9 @@ class Run:
     finished_at: str | None = None
     duration_s: float | None = None
     target_detail: str | None = None
+    # the environment's name (endpoints `name:`, compose project, kube context): history,
+    # flaky detection and metrics never mix two environments. None: unknown (older documents)
+    environment: str | None = None
     suite: dict[str, Any] = field(default_factory=dict)
     infra: dict[str, Any] = field(default_factory=dict)
     host: dict[str, Any] = field(default_factory=dict)
@@ -129,6 +132,16 @@ class Run:
     @property
     def complete(self) -> bool:
         return self.status == "complete"
+
+    @property
+    def environment_key(self) -> tuple[str, str | None]:
+        """What history compares runs by: same target type and same environment name."""
+        return (self.target, self.environment)
+
+    @property
+    def environment_label(self) -> str:
+        """The environment for people: its name, else the target type (older documents)."""
+        return self.environment or f"{self.target} (environment unknown)"
 
     def summary(self) -> dict[str, Any]:
         counts = {s: 0 for s in STATUSES}
@@ -160,7 +173,8 @@ class Run:
             "$schema": SCHEMA_ID, "schema_version": SCHEMA_VERSION,
             "run_id": self.run_id, "status": self.status, "end_reason": self.end_reason,
             "exit_status": self.exit_status, "target": self.target,
-            "target_detail": self.target_detail, "started_at": self.started_at,
+            "target_detail": self.target_detail, "environment": self.environment,
+            "started_at": self.started_at,
             "updated_at": self.updated_at, "finished_at": self.finished_at,
             "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
             "suite": self.suite, "infra": self.infra, "host": self.host, "command": self.command,
@@ -180,7 +194,8 @@ class Run:
             status=d["status"], end_reason=d.get("end_reason", "running"),
             exit_status=d.get("exit_status"), updated_at=d.get("updated_at"),
             finished_at=d.get("finished_at"), duration_s=d.get("duration_s"),
-            target_detail=d.get("target_detail"), suite=dict(d.get("suite") or {}),
+            target_detail=d.get("target_detail"), environment=d.get("environment"),
+            suite=dict(d.get("suite") or {}),
             infra=dict(d.get("infra") or {}), host=dict(d.get("host") or {}),
             command=list(d.get("command") or []),
             contracts=[ContractResult.from_dict(c) for c in d.get("contracts", [])],

@@ -138,6 +138,12 @@ class Target(abc.ABC):
         """Why this target cannot probe from inside its network (None: it can)."""
         return None
 
+    @property
+    def environment(self) -> str:
+        """The name of the environment under test: reports, history, flaky detection and
+        metrics are keyed by it, so two environments of one target type never mix."""
+        return self.name
+
     def describe(self) -> str:
         """One line for the pytest report header."""
         eps = ", ".join(

@@ -133,8 +133,8 @@ class ComposeTarget(Target):
         if self.by_labels:
             docker_project.require_project(str(self.project))
         elif not Path(self.compose_file).is_file():
-            raise UsageError(f"compose file {self.compose_file} not found: pass --compose-file FILE, "
-                             "or --project-name NAME to attach to a running project without one")
+            raise UsageError(f"compose file {self.compose_file} not found: pass --compose-file=FILE, "
+                             "or --project-name=NAME to attach to a running project without one")
         elif not self.options.compose_up:
             try:
                 self.config()
@@ -150,7 +150,7 @@ class ComposeTarget(Target):
             return
         how = ("" if self.options.probe_image_given else
                f" or build it: docker build -t {image} {probe_dockerfile_dir()}")
-        raise UsageError(f"probe image {image!r} is not present locally: pass --probe-image IMAGE "
+        raise UsageError(f"probe image {image!r} is not present locally: pass --probe-image=IMAGE "
                          f"(any local image with python3){how}")
 
     def setup(self) -> None:
@@ -225,6 +225,11 @@ class ComposeTarget(Target):
                "/probe/inside.py", encode_checks(checks)]
         out = run(cmd, INSIDE_TIMEOUT_S, f"inside probe on network {self.network_name()}")
         return decode_results(out, checks)
+
+    @property
+    def environment(self) -> str:
+        """The compose project (known once the target is set up or --project-name is given)."""
+        return self.project or self.name
 
     def describe(self) -> str:
         where = "attached by Docker labels" if self.by_labels else f"file={self.compose_file}"

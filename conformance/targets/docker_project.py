@@ -64,7 +64,7 @@ def require_project(project: str) -> None:
         running = projects()
         hint = f"running projects: {', '.join(running)}" if running else "no compose project is running"
         raise UsageError(f"compose project {project!r} has no running containers ({hint}): "
-                         "start the stack, or pass --project-name NAME")
+                         "start the stack, or pass --project-name=NAME")
 
 
 def _env(items: list[str] | None) -> dict[str, str]:

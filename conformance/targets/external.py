@@ -18,6 +18,7 @@ with that reason (run the suite in-cluster, e.g. `helm test`, to check them).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,6 +45,12 @@ class ExternalTarget(Target):
         self.doc = load_endpoints(self.options.endpoints_file, set(self.catalog.services))
         self.label = str(self.doc.get("name", "external"))
         self._approle_token: str | None = None
+
+    @property
+    def environment(self) -> str:
+        """The endpoints file's `name:`; without one, the file's stem (external:staging)."""
+        name = self.doc.get("name")
+        return str(name) if name else f"external:{Path(str(self.options.endpoints_file)).stem}"
 
     def setup(self) -> None:
         """Nothing to bring up: an external target is already running."""

@@ -140,6 +140,12 @@ class KindTarget(Target):
         self._forwards: dict[str, tuple[subprocess.Popen[str], int]] = {}
         self._services: set[str] | None = None
 
+    @property
+    def environment(self) -> str:
+        """The kube context (plus the namespace when it is not the chart's default)."""
+        default = self.catalog.namespace
+        return self.context if self.namespace == default else f"{self.context}/{self.namespace}"
+
     def _kubectl(self, *args: str, timeout: float = 30) -> str:
         return run(kubectl(self.context, self.namespace, *args), timeout,
                    f"kubectl ({self.context}/{self.namespace})")

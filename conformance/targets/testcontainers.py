@@ -59,6 +59,15 @@ class TestcontainersTarget(ComposeTarget):
             self.env_files = list(state["env_files"])
             self.compose_file = str(state.get("compose_file") or self.compose_file)
 
+    @property
+    def environment(self) -> str:
+        """Every run is a fresh one-off copy (project soma-tc-<random>) of the same compose
+        file, so runs are keyed by that file, not by the throw-away project name."""
+        from conformance.targets.compose import COMPOSE_FILE
+
+        file = Path(self.compose_file).name
+        return self.name if file == Path(COMPOSE_FILE).name else f"{self.name}:{file}"
+
     def _write_override(self) -> None:
         self.project = f"soma-tc-{secrets.token_hex(4)}"
         lines = [f"COMPOSE_PROJECT_NAME={self.project}"]
@@ -73,9 +82,9 @@ class TestcontainersTarget(ComposeTarget):
         """The compose file, its bind-mounted files and every image it runs exist locally."""
         compose = Path(self.compose_file)
         if not compose.is_file():
-            raise UsageError(f"compose file {compose} not found: pass --compose-file FILE")
+            raise UsageError(f"compose file {compose} not found: pass --compose-file=FILE")
         if not self.env_files:
-            raise UsageError("no compose env file found: pass --env-file FILE")
+            raise UsageError("no compose env file found: pass --env-file=FILE")
         try:
             env_args = [arg for f in self.env_files for arg in ("--env-file", f)]
             images = run(["docker", "compose", *env_args, "-f", self.compose_file, "config", "--images"],

@@ -3,7 +3,7 @@
 # Builds the wheel, installs it into a fresh venv, and from an empty directory outside the
 # repo checks that
 #   (a) an unrelated pytest project with the plugin installed passes, unaffected;
-#   (b) --target=compose --project-name P passes against a running stack, no repo file;
+#   (b) --target=compose --project-name=P passes against a running stack, no repo file;
 #   (c) `endpoints init --from-compose P` then --target=external passes read-only, with a
 #       least-privilege Vault token, and the JWKS key count, Kafka topics and etcd keys
 #       are unchanged afterwards;
@@ -75,11 +75,11 @@ step "(a) unrelated project: $(grep passed "$work/a.txt")"
 # --- (d) usage errors need no stack ----------------------------------------------------
 expect_usage_error "missing compose project" "compose project 'consumer-absent-project' has no running containers" \
   timeout 120 "$venv/python" -m pytest -q -p no:cacheprovider --pyargs conformance --target=compose \
-  --project-name consumer-absent-project
+  --project-name=consumer-absent-project
 printf 'services: {redis: {host: 127.0.0.1, port: 6379}}\ncredentails: {redis: {password: x}}\n' >"$work/bad.yaml"
 expect_usage_error "endpoints file with an unknown key" "did you mean 'credentials'" \
   timeout 120 "$venv/python" -m pytest -q -p no:cacheprovider --pyargs conformance --target=external \
-  --endpoints "$work/bad.yaml"
+  --endpoints="$work/bad.yaml"
 
 # --- the stack -------------------------------------------------------------------------
 if [ -z "$project" ]; then
@@ -103,13 +103,13 @@ fi
 
 expect_usage_error "missing probe image" "probe image 'consumer-absent/probe:none' is not present" \
   timeout 120 "$venv/python" -m pytest -q -p no:cacheprovider --pyargs conformance --target=compose \
-  --project-name "$project" --probe-image consumer-absent/probe:none
+  --project-name="$project" --probe-image=consumer-absent/probe:none
 
 # --- (b) compose by project name, from Docker labels -----------------------------------
-step "(b) every contract (quick example counts, disruptive allowed on this stack): --target=compose --project-name $project"
+step "(b) every contract (quick example counts, disruptive allowed on this stack): --target=compose --project-name=$project"
 rc=0
 timeout 1200 "$venv/python" -m pytest -q -p no:cacheprovider --pyargs conformance --target=compose \
-  --project-name "$project" --report-dir "$work/reports-b" -n 2 --mode=quick --allow-disruptive >"$work/b.txt" 2>&1 || rc=$?
+  --project-name="$project" --report-dir="$work/reports-b" -n 2 --mode=quick --allow-disruptive >"$work/b.txt" 2>&1 || rc=$?
 [ "$rc" = 0 ] || fail "(b) exit $rc: $(grep -E 'FAILED|ERROR|passed|failed' "$work/b.txt" | tail -15)"
 step "(b) $(tail -1 "$work/b.txt")"
 
@@ -139,10 +139,10 @@ PY
   echo
 }
 snapshot >"$work/before.txt" || fail "(c) could not read the JWKS, Kafka topics or etcd keys"
-step "(c) --target=external --endpoints env.yaml (read-only by default)"
+step "(c) --target=external --endpoints=env.yaml (read-only by default)"
 rc=0
 timeout 1200 "$venv/python" -m pytest -q -p no:cacheprovider --pyargs conformance --target=external \
-  --endpoints "$work/empty/env.yaml" --report-dir "$work/reports-c" -n 2 --mode=quick >"$work/c.txt" 2>&1 || rc=$?
+  --endpoints="$work/empty/env.yaml" --report-dir="$work/reports-c" -n 2 --mode=quick >"$work/c.txt" 2>&1 || rc=$?
 [ "$rc" = 0 ] || fail "(c) exit $rc: $(grep -E 'FAILED|ERROR|passed|failed' "$work/c.txt" | tail -15)"
 grep -q "disruptive (read-only run" "$work/c.txt" || fail "(c) the run does not say which contracts were skipped as disruptive"
 snapshot >"$work/after.txt"

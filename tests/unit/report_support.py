@@ -24,7 +24,7 @@ CONTRACTS = {
 
 
 def make_run(statuses: dict[str, str], day: int = 0, run_id: str | None = None,
-             target: str = "compose", complete: bool = True) -> Run:
+             target: str = "compose", complete: bool = True, *, environment: str | None = "soma-infra") -> Run:
     """A run started `day` days after 2026-11-01 03:00Z with the given contract statuses."""
     started = datetime(2026, 11, 1, 3, 0, tzinfo=UTC) + timedelta(days=day)
     stamp = started.strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -36,7 +36,7 @@ def make_run(statuses: dict[str, str], day: int = 0, run_id: str | None = None,
             id=cid, area=area, service=service, title=f"title of {cid}", status=status, duration_s=0.5,
             message=msg, details=msg, evidence={"endpoints": [f"{service} at 127.0.0.1:6379"]},
             tests=[CaseResult(f"contracts/test_x.py::test_{cid}", status, 0.5, msg)]))
-    return Run(run_id=run_id or f"run-{day:03d}", target=target, started_at=stamp,
+    return Run(run_id=run_id or f"run-{day:03d}", target=target, environment=environment, started_at=stamp,
                status="complete" if complete else "incomplete",
                end_reason="finished" if complete else "running",
                finished_at=stamp if complete else None, duration_s=12.5 if complete else None,

@@ -21,6 +21,9 @@ def test_dashboard_queries_exported_metrics() -> None:
     variables = [v["definition"] for v in board["templating"]["list"]]
     used = {name for text in exprs + variables for name in re.findall(r"soma_conformance_\w+", text)}
     assert used and used <= exported, used - exported
+    # one environment at a time: staging and prod never add up in a panel
+    assert "environment" in [v["name"] for v in board["templating"]["list"]]
+    assert all('environment=~"$environment"' in e for e in exprs), [e for e in exprs if "$environment" not in e]
     ids = [p["id"] for p in board["panels"]]
     assert len(ids) == len(set(ids))
     assert all(t["datasource"]["uid"] == "prometheus" for p in board["panels"] for t in p["targets"])

@@ -81,8 +81,8 @@ def test_html_is_self_contained_and_shows_everything() -> None:
     urls = set(re.findall(r"(?:https?:)?//[^\s\"'<>)]+", page))
     assert urls == {"http://www.w3.org/2000/svg"}
     assert not re.search(r"<(script|link|img|iframe)\b", page)
-    for text in ("By area", "By service", "Failures (2)", "readiness.postgres", "failed on day 5",
-                 "127.0.0.1:6379", "Run metadata", "0123456789abcdef", "History", "<svg"):
+    for text in ("By area", "By service", "Failures: 2 contracts", "readiness.postgres", "failed on day 5",
+                 "127.0.0.1:6379", "Run metadata", "0123456789abcdef", "Trend", "Since earlier runs", "<svg"):
         assert text in page, text
 
 
@@ -93,7 +93,8 @@ def test_html_marks_an_incomplete_run() -> None:
 
 def test_markdown_summary() -> None:
     text = markdown.render(make_run(STATUSES))
-    assert "**1 passed**, **1 failed**, 1 error, 1 skipped of 4 contracts" in text
+    assert "3 of 4 contracts ran: **1 passed**, **1 failed**, 1 error; 1 skipped, not verified" in text
+    assert "### Failures: 2 contracts, 2 root causes" in text
     assert "| readiness | 1 | 1 | 0 | 0 |" in text and "`readiness.postgres`" in text
 
 
@@ -108,12 +109,12 @@ def test_metrics_are_prometheus_text() -> None:
         assert METRIC_LINE.match(line), line
         assert line.split("{")[0].split()[0] in families
     assert all(kinds == {"HELP", "TYPE"} for kinds in families.values())
-    assert 'soma_conformance_contract_passed{target="compose",contract="readiness.postgres",' \
-           'area="readiness",service="postgres"} 0' in text
-    assert "soma_conformance_run_duration_seconds{target=\"compose\"} 12.5" in text
+    assert 'soma_conformance_contract_passed{target="compose",environment="soma-infra",' \
+           'contract="readiness.postgres",area="readiness",service="postgres"} 0' in text
+    assert 'soma_conformance_run_duration_seconds{target="compose",environment="soma-infra"} 12.5' in text
     assert "soma_conformance_run_timestamp_seconds" in text and "soma_conformance_run_complete" in text
     # a skipped contract is not reported as passed or failed
-    assert 'soma_conformance_contract_passed{target="compose",contract="dns.redis"' not in text
+    assert 'contract="dns.redis"' not in text.split("# HELP soma_conformance_contract_status")[0]
 
 
 def test_rerender_from_json_and_textfile(tmp_path: Path) -> None:
@@ -149,5 +150,10 @@ def test_push_to_a_pushgateway_on_loopback() -> None:
     finally:
         server.shutdown()
     method, path, body = _Gateway.seen[-1]
-    assert (method, path) == ("PUT", "/metrics/job/soma_conformance/target/compose")
+    assert (method, path) == ("PUT", "/metrics/job/soma_conformance/target/compose/environment/soma-infra")
     assert b"soma_conformance_contract_passed" in body
+
+
+def test_push_group_names_the_environment_safely() -> None:
+    assert metrics._group_label("environment", "staging-eu") == "environment/staging-eu"
+    assert metrics._group_label("environment", "kind-soma/infra") == "environment@base64/a2luZC1zb21hL2luZnJh"

@@ -43,7 +43,7 @@ def test_missing_compose_project_is_a_usage_error(tmp_path: Path, workers: list[
     lines = error_lines(run.stderr)
     assert len(lines) == 1, run.stderr
     assert "compose project 'soma-absent-for-test' has no running containers" in lines[0]
-    assert "--project-name NAME" in lines[0]
+    assert "--project-name=NAME" in lines[0]
 
 
 @pytest.mark.parametrize(
