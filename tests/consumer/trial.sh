@@ -17,7 +17,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/consumer-trial.XXXXXX)
 t_start=$SECONDS
 step() { printf 'trial: [%4ds] %s\n' $((SECONDS - t_start)) "$*"; }
-fail() { printf 'trial: FAIL: %s\n' "$*" >&2; exit 1; }
+keep=""
+fail() { keep=1; printf 'trial: FAIL: %s\n' "$*" >&2; printf 'trial: evidence kept in %s\n' "$work" >&2; exit 1; }
 
 project=${TRIAL_PROJECT:-}
 own_stack=""
@@ -26,7 +27,7 @@ cleanup() {
     timeout 300 docker compose --env-file "$root/infra/env/.env.shared.example" --env-file "$work/ports.env" \
       -f "$root/infra/docker/shared-infra.compose.yaml" down -v --remove-orphans >/dev/null 2>&1 || true
   fi
-  rm -rf "$work"
+  [ -n "$keep" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -99,6 +100,9 @@ PY
     -f "$root/infra/docker/shared-infra.compose.yaml" up -d --wait >"$work/up.txt" 2>&1 ||
     fail "stack up: $(tail -5 "$work/up.txt")"
   step "stack $project is up"
+  # a Prometheus started seconds ago has not scraped every job twice: alert rules would
+  # read selectors with no series yet (the observability contracts judge a settled stack)
+  sleep 45
 fi
 
 expect_usage_error "missing probe image" "probe image 'consumer-absent/probe:none' is not present" \
@@ -109,8 +113,8 @@ expect_usage_error "missing probe image" "probe image 'consumer-absent/probe:non
 step "(b) every contract (quick example counts, disruptive allowed on this stack): --target=compose --project-name=$project"
 rc=0
 timeout 1200 "$venv/python" -m pytest -q -p no:cacheprovider --pyargs conformance --target=compose \
-  --project-name="$project" --report-dir="$work/reports-b" -n 2 --mode=quick --allow-disruptive >"$work/b.txt" 2>&1 || rc=$?
-[ "$rc" = 0 ] || fail "(b) exit $rc: $(grep -E 'FAILED|ERROR|passed|failed' "$work/b.txt" | tail -15)"
+  --project-name="$project" --report-dir="$work/reports-b" -n 2 --mode=quick --allow-disruptive -rf >"$work/b.txt" 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "(b) exit $rc: $(grep -E '^(FAILED|ERROR)|passed|failed' "$work/b.txt" | tail -15)"
 step "(b) $(tail -1 "$work/b.txt")"
 
 # --- (c) endpoints init --from-compose, then external, read-only -----------------------
@@ -142,8 +146,8 @@ snapshot >"$work/before.txt" || fail "(c) could not read the JWKS, Kafka topics 
 step "(c) --target=external --endpoints=env.yaml (read-only by default)"
 rc=0
 timeout 1200 "$venv/python" -m pytest -q -p no:cacheprovider --pyargs conformance --target=external \
-  --endpoints="$work/empty/env.yaml" --report-dir="$work/reports-c" -n 2 --mode=quick >"$work/c.txt" 2>&1 || rc=$?
-[ "$rc" = 0 ] || fail "(c) exit $rc: $(grep -E 'FAILED|ERROR|passed|failed' "$work/c.txt" | tail -15)"
+  --endpoints="$work/empty/env.yaml" --report-dir="$work/reports-c" -n 2 --mode=quick -rf >"$work/c.txt" 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "(c) exit $rc: $(grep -E '^(FAILED|ERROR)|passed|failed' "$work/c.txt" | tail -15)"
 grep -q "disruptive (read-only run" "$work/c.txt" || fail "(c) the run does not say which contracts were skipped as disruptive"
 snapshot >"$work/after.txt"
 diff -u "$work/before.txt" "$work/after.txt" >&2 || fail "(c) the read-only external run changed the environment"
