@@ -44,6 +44,9 @@ class Contract:
     service: str
     title: str
     runbook: str | None = None  # heading anchor in the catalog's runbook_doc
+    # what the contract changes on the target, if anything: such contracts (or their
+    # state-changing part) run only with --allow-disruptive on read-only targets
+    disruptive: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ def parse(raw: dict[str, Any]) -> Catalog:
             service=str(_require(item, "service", f"contract {item.get('id')}")),
             title=str(_require(item, "title", f"contract {item.get('id')}")),
             runbook=_anchor(item.get("runbook"), f"contract {item.get('id')}"),
+            disruptive=str(item.get("disruptive") or ""),
         )
         if c.id in seen:
             raise UsageError(f"contract catalog: duplicate contract id {c.id!r}")

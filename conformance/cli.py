@@ -3,6 +3,7 @@
     soma-conformance contracts [--format text|markdown|json]    list the catalog's contracts
     soma-conformance stability --runs 20 -- [pytest args...]     N runs; any outcome that changes is flaky
     soma-conformance run [pytest args...]                         run the suite (= pytest --pyargs conformance)
+    soma-conformance endpoints init|validate|schema              write and check endpoints files
 
 Subcommands are registered in COMMANDS; each module that adds one owns its own parser.
 `run` hands every argument to pytest untouched (its own options included, `--help` too);
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from conformance import __version__, stability
+from conformance import __version__, endpoints_cli, stability
 from conformance import catalog as catalog_mod
 from conformance.errors import UsageError
 from conformance.report import cli as report_cli
@@ -115,6 +116,7 @@ COMMANDS: dict[str, Command] = {
     "report": (report_cli.report_args, report_cli.report),
     "stability": (stability.add_args, stability.main),
     "nightly": (report_cli.nightly_args, report_cli.nightly),
+    "endpoints": (endpoints_cli.add_args, endpoints_cli.main),
 }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from conformance import tls
 from conformance.catalog import Catalog
 from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
@@ -28,7 +29,7 @@ class DecisionClient:
         self.ep = ep
         self.allow_path = str(catalog.policy["decision_path"])
         self.debug_path = str(catalog.policy["debug_path"])
-        self._http = httpx.Client(base_url=ep.url(), timeout=TIMEOUT)
+        self._http = httpx.Client(base_url=ep.url(), timeout=TIMEOUT, verify=tls.verify(ep.url()))
 
     def close(self) -> None:
         self._http.close()

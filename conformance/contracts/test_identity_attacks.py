@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conformance import runmode
 from conformance.identity import attacks
 from conformance.identity.checks import Issuer, accepts, rejects
 from conformance.identity.tokens import CONFORMANCE_IDENTITY, DevIssuer
@@ -27,7 +28,7 @@ from conformance.identity.under_test import DEFAULT, Factory, Validator
 from conformance.probes.clients import ContractFailure
 
 Mint = Callable[[str, str], str]
-FUZZ_EXAMPLES = 1000
+FUZZ_EXAMPLES = runmode.examples(1000)  # --mode=quick: a small count
 OTHER_ISSUER = "http://issuer.invalid/v1/identity/oidc"
 
 

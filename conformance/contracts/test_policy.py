@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
+from conformance import runmode
 from conformance.catalog import Catalog
 from conformance.identity.tokens import DevIssuer, IssuerError
 from conformance.policy_cases import (
@@ -34,7 +35,7 @@ from conformance.targets.base import Endpoint
 
 Mint = Callable[[str, str], str]
 Identity = tuple[str, str]
-EXAMPLES = 2000
+EXAMPLES = runmode.examples(2000)  # --mode=quick: a small count
 PROPERTY_TIMEOUT_S = 240
 CLIENTS = 8  # concurrent decisions per property (DecisionClient's pool keeps them alive)
 CASES, _ = golden()

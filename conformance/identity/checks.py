@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from conformance import tls
 from conformance.identity.under_test import Validator
 from conformance.identity.validator import InvalidToken, ValidatorConfig
 from conformance.probes.clients import ContractFailure
@@ -26,7 +27,7 @@ class Issuer:
 
     def get(self, url: str) -> httpx.Response:
         try:
-            return httpx.get(url, timeout=httpx.Timeout(5.0, connect=3.0))
+            return httpx.get(url, timeout=httpx.Timeout(5.0, connect=3.0), verify=tls.verify(url))
         except httpx.HTTPError as exc:
             raise ContractFailure(f"vault at {url}: {type(exc).__name__}: {exc}") from None
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from conformance import tls
+
 DEV_SERVICES = ("gateway", "orders", "billing", "reports")
 DEV_TENANTS = ("tenant-a", "tenant-b")
 # the suite's own identity and its deliberately unacceptable token roles (identity.sh)
@@ -38,7 +40,7 @@ class DevIssuer:
         url = f"{self.base_url.rstrip('/')}/v1/{path}"
         headers = {"X-Vault-Token": token if token is not None else self.admin_token}
         try:
-            resp = httpx.request(method, url, headers=headers, json=body, timeout=TIMEOUT)
+            resp = httpx.request(method, url, headers=headers, json=body, timeout=TIMEOUT, verify=tls.verify(url))
         except httpx.HTTPError as exc:
             raise IssuerError(f"{method} {url}: {type(exc).__name__}: {exc}") from None
         if resp.status_code == 204:

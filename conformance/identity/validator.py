@@ -78,8 +78,10 @@ class ValidatorConfig:
 
 
 def _default_fetch(url: str) -> httpx.Response:
+    from conformance import tls
+
     return httpx.get(url, timeout=HTTP_TIMEOUT, follow_redirects=False,
-                     headers={"Accept": "application/json"})
+                     headers={"Accept": "application/json"}, verify=tls.verify(url))
 
 
 def _canonical_b64url(segment: str) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from conformance import tls
 from conformance.probes.clients import IO_TIMEOUT_S, ContractFailure, describe_exc, tcp_reachable
 from conformance.targets.base import Endpoint
 
@@ -14,7 +15,7 @@ from conformance.targets.base import Endpoint
 def _call(ep: Endpoint, method: str, path: str, body: Any = None) -> httpx.Response:
     tcp_reachable(ep)
     try:
-        return httpx.request(method, ep.url(path), json=body, timeout=IO_TIMEOUT_S)
+        return httpx.request(method, ep.url(path), json=body, timeout=IO_TIMEOUT_S, verify=tls.verify(ep.url()))
     except httpx.HTTPError as exc:
         raise ContractFailure(f"{ep}: {method} {path}: {describe_exc(exc)}") from None
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from conformance import tls
 from conformance.probes.clients import IO_TIMEOUT_S, ContractFailure, describe_exc, tcp_reachable
 from conformance.targets.base import Endpoint
 
@@ -31,9 +32,9 @@ class Prometheus:
         url = self.ep.url(f"/api/v1/{path}")
         try:
             if post:
-                resp = httpx.post(url, data=params or {}, timeout=self.timeout)
+                resp = httpx.post(url, data=params or {}, timeout=self.timeout, verify=tls.verify(url))
             else:
-                resp = httpx.get(url, params=params or {}, timeout=self.timeout)
+                resp = httpx.get(url, params=params or {}, timeout=self.timeout, verify=tls.verify(url))
         except httpx.HTTPError as exc:
             raise ContractFailure(f"{self.ep}: GET /api/v1/{path}: {describe_exc(exc)}") from None
         try:

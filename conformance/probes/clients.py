@@ -19,11 +19,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
-# etcd3's generated protobuf code predates protobuf 4: it needs the pure-Python runtime
-os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
-
 import httpx
 
+from conformance import tls
 from conformance.targets.base import Credentials, Endpoint
 
 CONNECT_TIMEOUT_S = 3.0
@@ -102,13 +100,13 @@ def tcp_reachable(ep: Endpoint, timeout: float = CONNECT_TIMEOUT_S) -> None:
 def http_get(ep: Endpoint, path: str, timeout: float = IO_TIMEOUT_S, **kw: Any) -> httpx.Response:
     tcp_reachable(ep)
     with failing_as(ep, f"GET {path}"):
-        return httpx.get(ep.url(path), timeout=timeout, **kw)
+        return httpx.get(ep.url(path), timeout=timeout, verify=tls.verify(ep.url()), **kw)
 
 
 def http_post_json(ep: Endpoint, path: str, body: Any, timeout: float = IO_TIMEOUT_S) -> httpx.Response:
     tcp_reachable(ep)
     with failing_as(ep, f"POST {path}"):
-        return httpx.post(ep.url(path), json=body, timeout=timeout)
+        return httpx.post(ep.url(path), json=body, timeout=timeout, verify=tls.verify(ep.url()))
 
 
 def json_of(ep: Endpoint, resp: httpx.Response, what: str) -> Any:
@@ -126,9 +124,12 @@ def postgres_select_1(ep: Endpoint, creds: Credentials) -> int:
     import psycopg
 
     tcp_reachable(ep)
+    tls_args: dict[str, Any] = {"sslmode": ep.option("sslmode", "prefer")}
+    if ep.ca_file:
+        tls_args["sslrootcert"] = ep.ca_file
     with failing_as(ep, "SELECT 1"), psycopg.connect(host=ep.host, port=ep.port, user=creds.postgres_user,
                          password=creds.postgres_password, dbname=creds.postgres_db,
-                         connect_timeout=int(IO_TIMEOUT_S)) as conn:
+                         connect_timeout=int(IO_TIMEOUT_S), **tls_args) as conn:
         conn.execute(f"SET statement_timeout = {int(IO_TIMEOUT_S * 1000)}")
         row = conn.execute("SELECT 1").fetchone()
     if row is None or row[0] != 1:
@@ -143,9 +144,11 @@ def redis_client(ep: Endpoint, creds: Credentials) -> Any:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
+    tls_args: dict[str, Any] = {"ssl": True, "ssl_ca_certs": ep.ca_file} if ep.tls else {}
     return redis.Redis(host=ep.host, port=ep.port, password=creds.redis_password or None,
+                       username=creds.redis_username or None,
                        socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=IO_TIMEOUT_S,
-                       retry=Retry(NoBackoff(), 0), decode_responses=True)
+                       retry=Retry(NoBackoff(), 0), decode_responses=True, **tls_args)
 
 
 @bounded()
@@ -165,6 +168,20 @@ def redis_config(ep: Endpoint, creds: Credentials, *names: str) -> dict[str, str
         return out
 
 
+def kafka_security(ep: Endpoint) -> dict[str, Any]:
+    """kafka-python security settings of an endpoint: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
+    protocol = ep.option("security_protocol", "SSL" if ep.tls else "PLAINTEXT")
+    out: dict[str, Any] = {"security_protocol": protocol}
+    if "SSL" in protocol:
+        out["ssl_cafile"] = ep.ca_file
+        out["ssl_check_hostname"] = True
+    if protocol.startswith("SASL"):
+        out["sasl_mechanism"] = ep.option("sasl_mechanism", "SCRAM-SHA-512")
+        out["sasl_plain_username"] = ep.option("sasl_username")
+        out["sasl_plain_password"] = ep.option("sasl_password")
+    return out
+
+
 def kafka_admin(ep: Endpoint) -> Any:
     from kafka import KafkaAdminClient
 
@@ -173,7 +190,8 @@ def kafka_admin(ep: Endpoint) -> Any:
         return KafkaAdminClient(bootstrap_servers=f"{ep.host}:{ep.port}",
                                 request_timeout_ms=int(IO_TIMEOUT_S * 1000),
                                 reconnect_backoff_max_ms=1000,
-                                client_id="soma-conformance")
+                                client_id="soma-conformance",
+                                **kafka_security(ep))
 
 
 @bounded()
@@ -218,14 +236,15 @@ def kafka_round_trip(ep: Endpoint) -> float:
     try:
         with failing_as(ep, f"produce/consume round trip on {topic}"):
             admin.create_topics([NewTopic(topic, 1, 1)], timeout_ms=int(IO_TIMEOUT_S * 1000))
-            producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all",
+            security = kafka_security(ep)
+            producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **security,
                                      request_timeout_ms=int(IO_TIMEOUT_S * 1000),
                                      max_block_ms=int(IO_TIMEOUT_S * 1000))
             try:
                 producer.send(topic, payload).get(timeout=IO_TIMEOUT_S)
             finally:
                 producer.close(timeout=2)
-            consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+            consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security,
                                      consumer_timeout_ms=int(IO_TIMEOUT_S * 1000),
                                      request_timeout_ms=int(IO_TIMEOUT_S * 1000) + 1000)
             try:
@@ -251,7 +270,7 @@ def vault_health(ep: Endpoint) -> dict[str, Any]:
 
     tcp_reachable(ep)
     with failing_as(ep, "sys/health"):
-        client = hvac.Client(url=ep.url(), timeout=IO_TIMEOUT_S)
+        client = hvac.Client(url=ep.url(), timeout=IO_TIMEOUT_S, verify=ep.ca_file or True)
         health = client.sys.read_health_status(method="GET")
         if not isinstance(health, dict):  # hvac returns a Response for non-200 codes
             code = getattr(health, "status_code", "?")
@@ -264,11 +283,15 @@ def vault_health(ep: Endpoint) -> dict[str, Any]:
 
 
 def etcd_client(ep: Endpoint) -> Any:
+    # etcd3's generated protobuf code predates protobuf 4: it needs the pure-Python
+    # runtime. Set only here, when the suite itself first talks to etcd, never at import.
+    os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
     import etcd3
 
     tcp_reachable(ep)
     with failing_as(ep, "connect"):
-        return etcd3.client(host=ep.host, port=ep.port, timeout=IO_TIMEOUT_S)
+        return etcd3.client(host=ep.host, port=ep.port, timeout=IO_TIMEOUT_S,
+                            ca_cert=ep.ca_file if ep.tls else None)
 
 
 @bounded()

@@ -23,12 +23,21 @@ class Endpoint:
     service: str
     host: str
     port: int
+    scheme: str = "http"  # https for an HTTP service behind TLS
+    tls: bool = False  # TLS on the service's own protocol (https, rediss, etcd, Kafka SSL)
+    ca_file: str | None = None  # CA bundle that verifies the server (None: system store)
+    # protocol options from an endpoints file, e.g. sslmode, security_protocol, sasl_mechanism
+    # (a SASL password may be among them: never in repr)
+    options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __str__(self) -> str:
         return f"{self.service} at {self.host}:{self.port}"
 
-    def url(self, path: str = "", scheme: str = "http") -> str:
-        return f"{scheme}://{self.host}:{self.port}{path}"
+    def url(self, path: str = "", scheme: str | None = None) -> str:
+        return f"{scheme or self.scheme}://{self.host}:{self.port}{path}"
+
+    def option(self, name: str, default: str = "") -> str:
+        return dict(self.options).get(name, default)
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class Credentials:
     postgres_password: str = ""
     postgres_db: str = "postgres"
     redis_password: str = ""
+    redis_username: str = ""  # Redis ACL user ("" = the default user)
     vault_token: str = ""
 
 
@@ -87,6 +97,7 @@ class TargetOptions:
     # the Prometheus scrape interval this target was asked to run at: None = the catalog's
     # contract interval; the catalog's on-demand interval when deployed that way
     scrape_interval: str | None = None
+    probe_image_given: bool = False  # --probe-image named explicitly
     # state handed from the xdist controller to workers so they attach, never re-create
     attach_state: dict[str, Any] | None = None
 
@@ -104,6 +115,10 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def setup(self) -> None:
         """Bring up or attach; raise TargetError naming the cause when impossible."""
+
+    def preflight(self, inside: bool = True) -> None:  # noqa: B027 - optional hook
+        """Cheap checks before anything runs (files, images, the project exists); raise
+        UsageError naming the fix. `inside`: the in-network probe may be needed."""
 
     def teardown(self) -> None:  # noqa: B027 - optional hook: most targets create nothing
         """Remove whatever setup() created. Must be idempotent and safe to call twice."""
@@ -161,7 +176,8 @@ class Target(abc.ABC):
         parts = urlsplit(url)
         svc, _ = self.catalog.split_url(url)
         ep = self.endpoint(svc.name)
-        return urlunsplit((parts.scheme, f"{ep.host}:{ep.port}", parts.path, parts.query, ""))
+        scheme = ep.scheme if parts.scheme == "http" else parts.scheme
+        return urlunsplit((scheme, f"{ep.host}:{ep.port}", parts.path, parts.query, ""))
 
     def inside_checks(self, services: list[str] | None = None) -> list[InsideCheck]:
         """The DNS/ports checks for the catalog's deployed services."""

@@ -4,6 +4,10 @@ Attaches to the running stack by default (or brings it up and down with --compos
 Everything -- published ports, credentials, the network name, which services the active
 profiles deploy -- is read from `docker compose config`, so the compose file stays the
 only definition of the stack.
+
+Without a compose file (the suite installed from its wheel), or with `--project-name`
+alone, it attaches to the running project by name from Docker's own labels
+(conformance/targets/docker_project.py): the same facts, read from what runs.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conformance.errors import TargetError
+from conformance.errors import TargetError, UsageError
 from conformance.probes import inside as inside_probe
-from conformance.resources import repo_file
+from conformance.resources import data_path, repo_file
+from conformance.targets import docker_project
 from conformance.targets.base import (
     Credentials,
     Endpoint,
@@ -31,18 +36,21 @@ COMPOSE_FILE = "infra/docker/shared-infra.compose.yaml"
 ENV_FILE = "infra/env/.env.shared"
 ENV_EXAMPLE = "infra/env/.env.shared.example"
 NETWORK_KEY = "soma-infra"
+DEFAULT_PROJECT = "soma-infra"
 UP_TIMEOUT_S = 300
 CMD_TIMEOUT_S = 60
 INSIDE_TIMEOUT_S = 90
 
 
 def default_env_files() -> list[str]:
-    """The local env copy if it exists, else the committed example (dev values)."""
+    """The local env copy if it exists, else the committed example (dev values; the wheel
+    ships the example as package data)."""
     for rel in (ENV_FILE, ENV_EXAMPLE):
         path = repo_file(rel)
         if path is not None:
             return [str(path)]
-    return []
+    shipped = data_path(ENV_EXAMPLE)
+    return [str(shipped)] if shipped.is_file() else []
 
 
 def run(cmd: list[str], timeout: float, what: str) -> str:
@@ -54,9 +62,16 @@ def run(cmd: list[str], timeout: float, what: str) -> str:
     except subprocess.TimeoutExpired:
         raise TargetError(f"{what}: no answer within {timeout:.0f}s") from None
     if proc.returncode != 0:
-        err = (proc.stderr or proc.stdout).strip().splitlines()
-        raise TargetError(f"{what}: {err[-1] if err else f'exit {proc.returncode}'}")
+        raise TargetError(f"{what}: {cause(proc.stderr or proc.stdout) or f'exit {proc.returncode}'}")
     return proc.stdout
+
+
+def cause(text: str) -> str:
+    """The line of a docker/compose error that says what went wrong: not the trailing
+    "Run 'docker run --help' for more information" boilerplate."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith(("Run '", "See '"))]
+    return (useful or lines or [""])[-1]
 
 
 class ComposeTarget(Target):
@@ -69,6 +84,11 @@ class ComposeTarget(Target):
         self.compose_file = str(Path(compose).resolve())
         self.env_files = [str(Path(f).resolve()) for f in (opts.env_files or default_env_files())]
         self.project = opts.project_name
+        # attach by Docker labels: no file given and either a project named or no file at hand
+        self.by_labels = (not opts.compose_file and not opts.compose_up and not opts.env_files
+                          and (bool(opts.project_name) or repo_file(COMPOSE_FILE) is None))
+        if self.by_labels:
+            self.project = self.project or DEFAULT_PROJECT
         self._config: dict[str, Any] | None = None
         self._started = False
 
@@ -77,11 +97,15 @@ class ComposeTarget(Target):
         cmd = ["docker", "compose"]
         if self.project:
             cmd += ["--project-name", self.project]
+        if self.by_labels:
+            return cmd  # ps/port/down work on a project by name
         for env_file in self.env_files:
             cmd += ["--env-file", env_file]
         return [*cmd, "-f", self.compose_file]
 
     def config(self) -> dict[str, Any]:
+        if self._config is None and self.by_labels:
+            self._config = docker_project.project_config(str(self.project))
         if self._config is None:
             out = run([*self.compose_cmd(), "config", "--format", "json"], CMD_TIMEOUT_S,
                       f"compose config of {self.compose_file}")
@@ -95,6 +119,8 @@ class ComposeTarget(Target):
 
     def container_ids(self, service: str | None = None) -> list[str]:
         """Ids of the project's containers (stopped ones too), or of one service's."""
+        if self.by_labels:
+            return docker_project.container_ids(str(self.project), service)
         return run([*self.compose_cmd(), "ps", "-a", "-q", *([service] if service else [])],
                    CMD_TIMEOUT_S, f"compose ps of {self.project}").split()
 
@@ -103,7 +129,35 @@ class ComposeTarget(Target):
         return str(nets.get(NETWORK_KEY, {}).get("name", f"{self.project}_{NETWORK_KEY}"))
 
     # --- lifecycle -------------------------------------------------------------------
+    def preflight(self, inside: bool = True) -> None:
+        """The compose file (when one is used), the project and the probe image exist."""
+        if self.by_labels:
+            docker_project.require_project(str(self.project))
+        elif not Path(self.compose_file).is_file():
+            raise UsageError(f"compose file {self.compose_file} not found: pass --compose-file=FILE, "
+                             "or --project-name=NAME to attach to a running project without one")
+        elif not self.options.compose_up:
+            try:
+                self.config()
+            except TargetError as exc:
+                raise UsageError(str(exc)) from None
+            docker_project.require_project(str(self.project))
+        if inside:
+            self.require_probe_image()
+
+    def require_probe_image(self) -> None:
+        image = self.options.probe_image
+        if docker_project.image_present(image):
+            return
+        how = ("" if self.options.probe_image_given else
+               f" or build it: docker build -t {image} {probe_dockerfile_dir()}")
+        raise UsageError(f"probe image {image!r} is not present locally: pass --probe-image=IMAGE "
+                         f"(any local image with python3){how}")
+
     def setup(self) -> None:
+        if self.by_labels:
+            self.config()
+            return
         if not Path(self.compose_file).is_file():
             raise TargetError(f"compose file {self.compose_file} not found")
         if self.options.compose_up:
@@ -127,7 +181,7 @@ class ComposeTarget(Target):
 
     def attach_state(self) -> dict[str, Any]:
         return {"project": self.project, "env_files": self.env_files,
-                "compose_file": self.compose_file}
+                "compose_file": self.compose_file, "by_labels": self.by_labels}
 
     # --- where things are --------------------------------------------------------------
     def deployed(self, service: str) -> bool:
@@ -180,9 +234,10 @@ class ComposeTarget(Target):
 
     def run_inside(self, checks: list[InsideCheck]) -> list[InsideResult]:
         script = Path(inside_probe.__file__).resolve()
+        # --entrypoint python3: any image with python3 serves (stock images have other entrypoints)
         cmd = ["docker", "run", "--rm", "--network", self.network_name(), "--read-only",
-               "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
-               "-v", f"{script}:/probe/inside.py:ro", self.options.probe_image,
+               "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true", "--user", "65534:65534",
+               "--entrypoint", "python3", "-v", f"{script}:/probe/inside.py:ro", self.options.probe_image,
                "/probe/inside.py", encode_checks(checks)]
         out = run(cmd, INSIDE_TIMEOUT_S, f"inside probe on network {self.network_name()}")
         return decode_results(out, checks)
@@ -193,4 +248,11 @@ class ComposeTarget(Target):
         return self.project or self.name
 
     def describe(self) -> str:
-        return f"{super().describe()} project={self.project} file={self.compose_file}"
+        where = "attached by Docker labels" if self.by_labels else f"file={self.compose_file}"
+        return f"{super().describe()} project={self.project} {where}"
+
+
+def probe_dockerfile_dir() -> str:
+    """Folder of the probe image's Dockerfile: the repo's, or the copy shipped in the wheel."""
+    repo = repo_file("infra/docker/images/probe/Dockerfile")
+    return str((repo or data_path("probe/Dockerfile")).parent)

@@ -1,17 +1,17 @@
 """Target `external`: anything already running (staging, prod, a colleague's laptop),
-described by an endpoints file. Every mistake in that file is a one-line UsageError.
+described by an endpoints file (schema: conformance/schema/endpoints.v1.schema.json;
+guide and full example: docs/infra/SUITE.md; `soma-conformance endpoints init` writes one).
 
-    # endpoints.yaml
-    name: staging                      # optional label for reports
+    name: staging
     services:
-      postgres: {host: pg.staging.internal, port: 5432}
+      postgres: {host: pg.staging.internal, port: 5432, sslmode: verify-full, ca_file: /etc/ssl/ca.pem}
+      vault: {host: vault.staging.internal, port: 8200, scheme: https, ca_file: /etc/ssl/ca.pem}
       grafana: {deployed: false}       # optional services may be absent
-      ...
     credentials:
-      postgres: {user: soma, password: ..., database: soma}
-      redis: {password: ...}
-      vault: {token: ...}
+      postgres: {user: soma_conformance, password: "${PG_PASSWORD}", database: soma}
+      vault: {token: "${SOMA_VAULT_TOKEN}"}   # a token with the soma-conformance policy
 
+The run is read-only unless --allow-disruptive: contracts that change state skip, named.
 There is no in-network probe for an external target, so the DNS/ports contracts skip
 with that reason (run the suite in-cluster, e.g. `helm test`, to check them).
 """
@@ -21,63 +21,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+import httpx
 
-from conformance.errors import UsageError
+from conformance import endpoints as endpoints_mod
+from conformance import tls
+from conformance.errors import TargetError
 from conformance.targets.base import Credentials, Endpoint, InsideCheck, InsideResult, Target
 
-MAX_FILE_BYTES = 1 << 20
+MAX_FILE_BYTES = endpoints_mod.MAX_FILE_BYTES
+PROTOCOL_OPTIONS = ("sslmode", "security_protocol", "sasl_mechanism")
 
 
 def load_endpoints(path_text: str | None, known_services: set[str]) -> dict[str, Any]:
-    """Read and validate an endpoints file; raise UsageError with one line per mistake."""
-    if not path_text:
-        raise UsageError("--target=external needs --endpoints FILE (a YAML endpoints file)")
-    path = Path(path_text)
-    where = f"--endpoints {path_text}"
-    if not path.exists():
-        raise UsageError(f"{where}: file not found")
-    if not path.is_file():
-        raise UsageError(f"{where}: not a regular file")
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise UsageError(f"{where}: {size} bytes is larger than the {MAX_FILE_BYTES}-byte limit")
-        text = path.read_text(encoding="utf-8")
-    except PermissionError:
-        raise UsageError(f"{where}: permission denied") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{where}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"{where}: cannot read ({exc.strerror})") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise UsageError(f"{where}: not valid YAML{at}: {problem}") from None
-    if not isinstance(doc, dict):
-        raise UsageError(f"{where}: top level must be a mapping with a 'services' key")
-    services = doc.get("services")
-    if not isinstance(services, dict) or not services:
-        raise UsageError(f"{where}: 'services' must be a non-empty mapping of service -> endpoint")
-    for name, spec in services.items():
-        if name not in known_services:
-            raise UsageError(f"{where}: unknown service {name!r} (catalog has: {', '.join(sorted(known_services))})")
-        if not isinstance(spec, dict):
-            raise UsageError(f"{where}: services.{name} must be a mapping with host and port")
-        if spec.get("deployed", True) is False:
-            continue
-        host, port = spec.get("host"), spec.get("port")
-        if not isinstance(host, str) or not host.strip():
-            raise UsageError(f"{where}: services.{name}.host must be a non-empty string")
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            raise UsageError(f"{where}: services.{name}.port must be an integer 1-65535, got {port!r}")
-    creds = doc.get("credentials", {})
-    if not isinstance(creds, dict):
-        raise UsageError(f"{where}: 'credentials' must be a mapping")
-    return doc
+    """Read, expand (${ENV}) and validate an endpoints file; UsageError with one line per mistake."""
+    return endpoints_mod.load(path_text, known_services)
 
 
 class ExternalTarget(Target):
@@ -87,6 +44,7 @@ class ExternalTarget(Target):
         super().__init__(*args, **kwargs)
         self.doc = load_endpoints(self.options.endpoints_file, set(self.catalog.services))
         self.label = str(self.doc.get("name", "external"))
+        self._approle_token: str | None = None
 
     @property
     def environment(self) -> str:
@@ -116,9 +74,22 @@ class ExternalTarget(Target):
     def endpoint(self, service: str) -> Endpoint:
         spec = self._spec(service)
         if spec is None:
-            from conformance.errors import TargetError
             raise TargetError(f"{service}: no endpoint in {self.options.endpoints_file}")
-        return Endpoint(service, str(spec["host"]), int(spec["port"]))
+        scheme = str(spec.get("scheme", "http"))
+        options = {k: str(spec[k]) for k in PROTOCOL_OPTIONS if k in spec}
+        uses_tls = scheme == "https" or bool(spec.get("tls")) or "SSL" in options.get("security_protocol", "")
+        if service == "kafka" and options.get("security_protocol", "").startswith("SASL"):
+            sasl = self.doc.get("credentials", {}).get("kafka", {})
+            options |= {"sasl_username": str(sasl.get("username", "")),
+                        "sasl_password": str(sasl.get("password", ""))}
+        ca_file = str(spec["ca_file"]) if spec.get("ca_file") else None
+        if service == "etcd" and spec.get("tls"):
+            scheme = "https"  # one port: gRPC and the HTTP gateway share its TLS
+        host, port = str(spec["host"]), int(spec["port"])
+        if scheme == "https":
+            tls.register(host, port, ca_file)
+        return Endpoint(service, host, port, scheme=scheme, tls=uses_tls, ca_file=ca_file,
+                        options=tuple(sorted(options.items())))
 
     def credentials(self) -> Credentials:
         c = self.doc.get("credentials", {})
@@ -128,8 +99,25 @@ class ExternalTarget(Target):
             postgres_password=str(pg.get("password", "")),
             postgres_db=str(pg.get("database", "postgres")),
             redis_password=str(redis.get("password", "")),
-            vault_token=str(vault.get("token", "")),
+            redis_username=str(redis.get("username", "")),
+            vault_token=self._vault_token(vault),
         )
+
+    def _vault_token(self, vault: dict[str, Any]) -> str:
+        """The token from the file, or one from an AppRole login (role_id + secret_id)."""
+        if vault.get("token") or not vault.get("role_id"):
+            return str(vault.get("token", ""))
+        if self._approle_token is None:
+            ep = self.endpoint("vault")
+            url = ep.url(f"/v1/auth/{vault.get('approle_path', 'approle')}/login")
+            try:
+                resp = httpx.post(url, json={"role_id": vault["role_id"], "secret_id": vault.get("secret_id", "")},
+                                  timeout=httpx.Timeout(5.0, connect=3.0), verify=tls.verify(url))
+                resp.raise_for_status()
+                self._approle_token = str(resp.json()["auth"]["client_token"])
+            except (httpx.HTTPError, KeyError, ValueError) as exc:
+                raise TargetError(f"vault AppRole login at {url}: {type(exc).__name__}: {exc}") from None
+        return self._approle_token
 
     def inside_unsupported_reason(self) -> str | None:
         return ("an external target has no in-network probe; run the suite inside the "

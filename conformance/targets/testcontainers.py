@@ -1,7 +1,8 @@
 """Target `testcontainers`: an ephemeral copy of the compose stack for one test session.
 
 It does not redefine the stack: testcontainers' Compose support runs the very same
-compose file, under an isolated project name (so its own network and volumes) and with
+compose file (the repo's, or the identical copy the wheel ships as package data), under
+an isolated project name (so its own network and volumes) and with
 freshly chosen free host ports. It is torn down at the end of the session, on SIGINT or
 SIGTERM, and at interpreter exit, whichever comes first.
 """
@@ -12,6 +13,7 @@ import atexit
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import tempfile
@@ -19,9 +21,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from conformance import opa_bundle
 from conformance.catalog import load as load_catalog
-from conformance.errors import TargetError
-from conformance.targets.compose import CMD_TIMEOUT_S, ComposeTarget, run
+from conformance.errors import TargetError, UsageError
+from conformance.resources import data_path, repo_file
+from conformance.targets import docker_project
+from conformance.targets.compose import CMD_TIMEOUT_S, COMPOSE_FILE, ComposeTarget, run
 
 
 def port_vars() -> dict[str, str]:
@@ -46,12 +51,17 @@ class TestcontainersTarget(ComposeTarget):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.by_labels = False  # it brings its own project up from the compose file
+        if not self.options.compose_file:
+            self.compose_file = str(data_path(COMPOSE_FILE).resolve())
         self._compose: Any = None
         self._override: Path | None = None
+        self._stage: Path | None = None  # private copy of the shipped stack files (wheel)
         state = self.options.attach_state
         if state:  # an xdist worker attaching to the controller's stack
             self.project = state["project"]
             self.env_files = list(state["env_files"])
+            self.compose_file = str(state.get("compose_file") or self.compose_file)
 
     @property
     def environment(self) -> str:
@@ -71,6 +81,45 @@ class TestcontainersTarget(ComposeTarget):
             fh.write("\n".join(lines) + "\n")
         self._override = Path(name)
         self.env_files = [*self.env_files, name]
+
+    def preflight(self, inside: bool = True) -> None:
+        """The compose file, its bind-mounted files and every image it runs exist locally."""
+        compose = Path(self.compose_file)
+        if not compose.is_file():
+            raise UsageError(f"compose file {compose} not found: pass --compose-file=FILE")
+        if not self.env_files:
+            raise UsageError("no compose env file found: pass --env-file=FILE")
+        try:
+            env_args = [arg for f in self.env_files for arg in ("--env-file", f)]
+            images = run(["docker", "compose", *env_args, "-f", self.compose_file, "config", "--images"],
+                         CMD_TIMEOUT_S,
+                         f"compose config of {self.compose_file}").split()
+        except TargetError as exc:
+            raise UsageError(str(exc)) from None
+        missing = sorted({i for i in images if not docker_project.image_present(i)})
+        if missing:
+            raise UsageError(f"images not present locally: {', '.join(missing)}: build them "
+                             "(`make images` in the soma-infra repo) or load them")
+        if not self._bundle().is_file() and not self._stage_from_package():
+            raise UsageError(f"OPA bundle {self._bundle()} not found: `make bundle` in the soma-infra repo")
+        if inside:
+            self.require_probe_image()
+
+    def _bundle(self) -> Path:
+        """Where the compose file mounts the OPA bundle from (../../build/opa/soma.tar.gz)."""
+        return Path(self.compose_file).parent.parent.parent / "build" / "opa" / "soma.tar.gz"
+
+    def _stage_from_package(self) -> bool:
+        """From the wheel (no repo, no opa binary): copy the shipped stack files into a
+        private folder and build the bundle beside them from the shipped policies."""
+        if repo_file(COMPOSE_FILE) is not None or self.options.compose_file:
+            return False
+        stage = Path(tempfile.mkdtemp(prefix="soma-tc-stack-"))
+        shutil.copytree(data_path("infra"), stage / "infra")
+        opa_bundle.build(data_path("policies/bundle"), stage / "build" / "opa" / "soma.tar.gz")
+        self.compose_file = str(stage / "infra" / "docker" / Path(COMPOSE_FILE).name)
+        self._stage = stage
+        return True
 
     def setup(self) -> None:
         if self.options.attach_state:
@@ -144,6 +193,9 @@ class TestcontainersTarget(ComposeTarget):
         if self._override is not None and not self.options.keep:
             self._override.unlink(missing_ok=True)
             self._override = None
+        if self._stage is not None and not self.options.keep:
+            shutil.rmtree(self._stage, ignore_errors=True)
+            self._stage = None
 
     def attach_state(self) -> dict[str, Any]:
         return {**super().attach_state(), "project": self.project, "env_files": self.env_files}

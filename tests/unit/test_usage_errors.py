@@ -32,15 +32,32 @@ def test_one_line_usage_error(tmp_path: Path, args: list[str], expected: str) ->
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
-def test_target_that_cannot_be_set_up_fails_its_contracts(tmp_path: Path, workers: list[str]) -> None:
-    """A missing stack fails each contract with the one-line cause; under xdist too (the
-    controller sets the target up, and once made that an INTERNALERROR, exit 3)."""
+def test_missing_compose_project_is_a_usage_error(tmp_path: Path, workers: list[str]) -> None:
+    """A project that does not run is a misconfiguration, not 45 broken contracts: one line
+    naming the fix, exit 4 -- under xdist too (the controller checks before workers start;
+    once this path made an INTERNALERROR, exit 3)."""
     args = ["--target=compose", "--project-name=soma-absent-for-test", "--contract=readiness.redis",
             "--contract=readiness.postgres", *workers]
     run = run_suite(args, tmp_path, timeout=120)
-    assert run.returncode == 1, (run.returncode, run.stdout[-2000:], run.stderr[-2000:])
+    assert run.returncode == 4, (run.returncode, run.stdout[-2000:], run.stderr[-2000:])
     assert "INTERNALERROR" not in run.stdout + run.stderr
-    failed = {name: msg for name, msg in run.messages.items() if run.outcomes[name] in ("failed", "error")}
-    assert len(failed) == 2, run.outcomes
-    for message in failed.values():
-        assert "target compose: compose project 'soma-absent-for-test' has no containers" in message, message
+    lines = error_lines(run.stderr)
+    assert len(lines) == 1, run.stderr
+    assert "compose project 'soma-absent-for-test' has no running containers" in lines[0]
+    assert "--project-name=NAME" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--skip-contract=readiness.redsi"], "did you mean 'readiness.redis'?"),
+        (["--wait-ready=soon"], "--wait-ready: 'soon' is not a duration"),
+        (["--target=compose", "--project-name=soma-absent-for-test", "--contract=dns.redis",
+          "--compose-file=/nonexistent/compose.yaml"], "compose file /nonexistent/compose.yaml not found"),
+    ],
+)
+def test_suite_options_are_one_line_usage_errors(tmp_path: Path, args: list[str], expected: str) -> None:
+    run = run_suite(args, tmp_path, timeout=60)
+    assert run.returncode == 4, (run.returncode, run.stdout[-2000:], run.stderr[-2000:])
+    lines = error_lines(run.stderr)
+    assert len(lines) == 1 and expected in lines[0], run.stderr

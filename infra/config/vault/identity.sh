@@ -101,5 +101,11 @@ if [ "$failed" -ne 0 ]; then
   echo "identity: setting up a service identity failed (see the errors above)" >&2
   exit 1
 fi
+# least-privilege policies for the conformance suite (docs/infra/SUITE.md), from the same
+# files the docs show; the suite never needs the root token
+here=${here:-$(dirname "$0")}
+for p in soma-conformance soma-conformance-disruptive; do
+  [ ! -f "$here/$p.hcl" ] || q policy write "$p" "$here/$p.hcl"
+done
 echo "identity: issuer $SOMA_ID_ISSUER_BASE/v1/identity/oidc, key $SOMA_ID_KEY," \
   "audience $SOMA_ID_AUDIENCE, identities: services [$SOMA_ID_SERVICES] x tenants [$SOMA_ID_TENANTS]"

@@ -1,0 +1,34 @@
+"""An OPA bundle from the shipped policy sources, for the testcontainers target run from
+the wheel (the repo builds it with `opa build`, infra/scripts/opa-bundle.sh; the wheel has
+no opa binary). Same files, same revision (conformance/policy_revision.py): the bundle
+format is a tar.gz of the .rego and data.json files plus a .manifest."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+from conformance.policy_revision import revision
+
+
+def build(src: Path, out: Path) -> str:
+    """Write src (tests excluded) as a bundle to out; returns the revision."""
+    rev = revision(src)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(out, "w:gz") as tar:
+        for path in sorted(src.rglob("*")):
+            if not path.is_file() or path.name.endswith("_test.rego") or path.name.startswith("."):
+                continue
+            _add(tar, "/" + path.relative_to(src).as_posix(), path.read_bytes())
+        manifest = {"revision": rev, "roots": [""], "rego_version": 1}
+        _add(tar, "/.manifest", json.dumps(manifest).encode())
+    return rev
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))
