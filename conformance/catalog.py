@@ -51,6 +51,7 @@ class Catalog:
     identity: dict[str, Any]
     policy: dict[str, Any]
     sizing: dict[str, Any]
+    security: dict[str, Any]
     contracts: tuple[Contract, ...]
     raw: dict[str, Any] = field(repr=False, compare=False)
 
@@ -134,6 +135,7 @@ def parse(raw: dict[str, Any]) -> Catalog:
         identity=dict(raw.get("identity", {})),
         policy=dict(raw.get("policy", {})),
         sizing=dict(raw.get("sizing", {})),
+        security=dict(raw.get("security", {})),
         contracts=tuple(contracts),
         raw=raw,
     )
