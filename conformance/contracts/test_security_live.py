@@ -151,7 +151,7 @@ def test_containers_hardened(soma_target: Target, soma_evidence: Evidence) -> No
 def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentials, soma_evidence: Evidence,
                                 record_property: Callable[[str, object], None]) -> None:
     from conformance.security import images
-    from conformance.security.docker_view import client
+    from conformance.security.docker_view import SAVE_TIMEOUT_S, client
 
     if not isinstance(soma_target, ComposeTarget):
         pytest.skip(f"image contents are read through the Docker Engine; target {soma_target.name!r} runs its "
@@ -163,7 +163,7 @@ def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentia
     by_image: dict[str, list[str]] = {}
     for c in running(soma_target):
         by_image.setdefault(str(c.attrs["Image"]), []).append(c.service)
-    sdk = client()
+    sdk = client(SAVE_TIMEOUT_S)
     problems: list[str] = []
     t0 = time.monotonic()
     try:

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,10 @@ from pathlib import Path
 from typing import IO, Any
 
 PEM_TAIL = b"PRIVATE KEY-----"
-PEM_HEAD = b"-----BEGIN "
+# a PEM private-key *block*: the BEGIN line, then key material (base64 lines, or the
+# Proc-Type header of a legacy encrypted key). A bare header string (a parser's constant
+# inside a library such as libgnutls) is not a key.
+PEM_BLOCK = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY-----\r?\n(?:[A-Za-z0-9+/=]{16,}|Proc-Type:)")
 CHUNK = 1 << 20
 MIN_SECRET_LEN = 8  # shorter values would match by chance; reported as not scannable
 TAR_MAGIC_OFFSET = 257
@@ -50,9 +54,8 @@ def find_in_text(text: bytes, needles: Iterable[Needle]) -> list[str]:
     """Names of the needles (and 'PEM private key') found in `text`."""
     found = [n.name for n in needles if n.value and n.value in text]
     pos = text.find(PEM_TAIL)
-    while pos >= 0:
-        line_start = text.rfind(b"\n", 0, pos) + 1
-        if PEM_HEAD in text[max(line_start, pos - 40):pos]:
+    while pos >= 0:  # cheap find first; the regex only runs around a candidate
+        if PEM_BLOCK.search(text, max(0, pos - 50), pos + 200):
             found.append("PEM private key")
             break
         pos = text.find(PEM_TAIL, pos + 1)

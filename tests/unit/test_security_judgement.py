@@ -88,7 +88,8 @@ def test_pod_judgement() -> None:
 # --- image scanning -----------------------------------------------------------------------
 
 SECRET = images.Needle("redis password", b"soma-dev-password")
-PEM = b"-----BEGIN RSA PRIVATE KEY-----\nMIIE...\n-----END RSA PRIVATE KEY-----\n"
+PEM = (b"-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRge\n"
+       b"-----END RSA PRIVATE KEY-----\n")
 
 
 def tar_of(files: dict[str, bytes]) -> bytes:
@@ -125,3 +126,10 @@ def test_metadata_env_labels_history() -> None:
     findings = images.scan_metadata(attrs, history, [SECRET])
     assert findings[0] == "config env REDIS_PASSWORD: redis password"
     assert findings[1].startswith("history step") and findings[1].endswith("redis password")
+
+
+def test_a_bare_pem_header_string_in_a_binary_is_not_a_key() -> None:
+    binary = b"\x00-----BEGIN RSA PRIVATE KEY-----\x00-----BEGIN PRIVATE KEY-----\x00\x7fELF"
+    assert images.find_in_text(binary, []) == []
+    assert images.find_in_text(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0w\n", []) == [
+        "PEM private key"]
