@@ -57,6 +57,8 @@ def markdown(cat: catalog_mod.Catalog) -> str:
 def _fact(value: object) -> str:
     if isinstance(value, dict) and set(value) == {"method", "path"}:
         return f"`{value['method']} {value['path']}`"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_fact(v)}" for k, v in value.items())
     if isinstance(value, list):
         return ", ".join(_fact(v) for v in value)
     return f"`{value}`" if isinstance(value, int | float) else str(value)

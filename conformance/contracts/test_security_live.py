@@ -148,7 +148,8 @@ def test_containers_hardened(soma_target: Target, soma_evidence: Evidence) -> No
 
 @pytest.mark.contract("security.image_secrets")
 @pytest.mark.timeout(900)
-def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentials, soma_evidence: Evidence,
+def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentials, soma_catalog: Catalog,
+                                soma_evidence: Evidence,
                                 record_property: Callable[[str, object], None]) -> None:
     from conformance.security import images
     from conformance.security.docker_view import SAVE_TIMEOUT_S, client
@@ -160,6 +161,8 @@ def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentia
         ("postgres password", soma_credentials.postgres_password),
         ("redis password", soma_credentials.redis_password),
         ("vault root token", soma_credentials.vault_token)) if len(value) >= images.MIN_SECRET_LEN]
+    allowed_rules = list(soma_catalog.security.get("image_secrets_allowed", []))
+    allowed: list[str] = []
     by_image: dict[str, list[str]] = {}
     for c in running(soma_target):
         by_image.setdefault(str(c.attrs["Image"]), []).append(c.service)
@@ -170,8 +173,9 @@ def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentia
         for image_id, services in sorted(by_image.items()):
             tags = sdk.images.get(image_id).tags
             tag = str(tags[0]) if tags else image_id[:19]
-            for finding in images.scan_image(sdk, image_id, needles):
-                problems.append(f"image {tag} (run by {', '.join(sorted(set(services)))}): {finding}")
+            found, ok = images.split_allowed(images.scan_image(sdk, image_id, needles), allowed_rules)
+            allowed += [f"{tag}: {f}" for f in ok]
+            problems += [f"image {tag} (run by {', '.join(sorted(set(services)))}): {f}" for f in found]
     except Exception as exc:  # noqa: BLE001 - an Engine API failure fails the contract, named
         raise ContractFailure(f"scanning the images of {soma_target.project}: {type(exc).__name__}: {exc}") from None
     finally:
@@ -179,7 +183,8 @@ def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentia
     record_property("measurement", f"security.image_secrets: {len(by_image)} images scanned for "
                                    f"{len(needles)} credentials + PEM keys in {time.monotonic() - t0:.1f} s")
     soma_evidence(probed=f"{len(by_image)} images (layers, env, labels, history)",
-                  answer="; ".join(problems[:10]) or "no secret found")
+                  answer="; ".join(problems[:10]) or f"no secret found ({len(allowed)} allowed by the catalog: "
+                                                     f"{'; '.join(allowed[:3])})")
     fail(problems[:10])
 
 

@@ -9,6 +9,7 @@ cache never holds a secret, only the digest of the needle set.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import json
@@ -149,6 +150,22 @@ def scan_metadata(attrs: dict[str, Any], history: list[dict[str, Any]], needles:
         text = str(step.get("CreatedBy", "")) + "\n" + str(step.get("Comment", ""))
         findings += [f"history step {text.strip()[:60]!r}: {n}" for n in find_in_text(text.encode(), needles)]
     return findings
+
+
+LAYER_FINDING = re.compile(r"^layer \S+: (?P<path>/.*): (?P<what>[^:]+)$")
+
+
+def split_allowed(findings: list[str], allowed: list[dict[str, str]]) -> tuple[list[str], list[str]]:
+    """(problems, allowed findings): a layer finding is allowed when its path matches an
+    entry's glob and it is that entry's kind of finding; credentials are never allowed."""
+    problems: list[str] = []
+    ok: list[str] = []
+    for finding in findings:
+        m = LAYER_FINDING.match(finding)
+        hit = m is not None and m["what"] == "PEM private key" and any(
+            fnmatch.fnmatchcase(m["path"], str(a["path"])) and m["what"] == str(a["finding"]) for a in allowed)
+        (ok if hit else problems).append(finding)
+    return problems, ok
 
 
 def scan_image(client: Any, image_id: str, needles: list[Needle], use_cache: bool = True) -> list[str]:

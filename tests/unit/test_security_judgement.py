@@ -133,3 +133,13 @@ def test_a_bare_pem_header_string_in_a_binary_is_not_a_key() -> None:
     assert images.find_in_text(binary, []) == []
     assert images.find_in_text(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0w\n", []) == [
         "PEM private key"]
+
+
+def test_allow_list_only_covers_pem_keys_at_matching_paths() -> None:
+    allowed = [{"path": "/usr/lib/*/libgnutls.so.*", "finding": "PEM private key"}]
+    findings = ["layer a: /usr/lib/x86_64-linux-gnu/libgnutls.so.30.34.3: PEM private key",
+                "layer a: /usr/lib/x86_64-linux-gnu/libgnutls.so.30.34.3: redis password",
+                "layer b: /etc/ssl/private/key.pem: PEM private key"]
+    problems, ok = images.split_allowed(findings, allowed)
+    assert ok == findings[:1]
+    assert problems == findings[1:]
