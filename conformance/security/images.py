@@ -29,6 +29,7 @@ PEM_BLOCK = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY-----\r?\n(?:[A-Z
 CHUNK = 1 << 20
 MIN_SECRET_LEN = 8  # shorter values would match by chance; reported as not scannable
 TAR_MAGIC_OFFSET = 257
+SCANNER_VERSION = 2  # part of the cache key: bump when what counts as a finding changes
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ def cache_dir() -> Path:
 
 
 def needle_digest(needles: Iterable[Needle]) -> str:
-    h = hashlib.sha256()
-    for n in sorted(needles, key=lambda n: n.name):
-        h.update(n.name.encode() + b"\0" + hashlib.sha256(n.value).digest())
+    h = hashlib.sha256(f"scanner {SCANNER_VERSION}".encode())
+    for digest in sorted(hashlib.sha256(n.value).digest() for n in needles):
+        h.update(digest)
     return h.hexdigest()[:16]
 
 
@@ -174,8 +175,8 @@ def scan_image(client: Any, image_id: str, needles: list[Needle], use_cache: boo
     if use_cache and cache.is_file():
         return list(json.loads(cache.read_text(encoding="utf-8")))
     image = client.images.get(image_id)
-    findings = scan_metadata(image.attrs, image.history(), needles)
-    findings += scan_saved(iter(image.save(chunk_size=CHUNK, named=False)), needles)
+    findings = scan_saved(iter(image.save(chunk_size=CHUNK, named=False)), needles)
+    findings += scan_metadata(image.attrs, image.history(), needles)
     if use_cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(findings), encoding="utf-8")
