@@ -206,7 +206,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     A failure is recorded and fails each contract with its cause, as under xdist."""
     config = session.config
     if session.items and not config.option.collectonly and not hasattr(config, "workerinput") \
-            and any(i.get_closest_marker("contract") for i in session.items):
+            and any("soma_target" in getattr(i, "fixturenames", ()) for i in session.items):
         _try_setup(config)
 
 
