@@ -58,6 +58,7 @@ class Catalog:
     identity: dict[str, Any]
     policy: dict[str, Any]
     sizing: dict[str, Any]
+    security: dict[str, Any]
     contracts: tuple[Contract, ...]
     raw: dict[str, Any] = field(repr=False, compare=False)
     runbook_doc: str = DEFAULT_RUNBOOK_DOC
@@ -154,6 +155,7 @@ def parse(raw: dict[str, Any]) -> Catalog:
         identity=dict(raw.get("identity", {})),
         policy=dict(raw.get("policy", {})),
         sizing=dict(raw.get("sizing", {})),
+        security=dict(raw.get("security", {})),
         contracts=tuple(contracts),
         raw=raw,
         runbook_doc=str(raw.get("runbook_doc") or DEFAULT_RUNBOOK_DOC),

@@ -52,11 +52,37 @@ def markdown(cat: catalog_mod.Catalog) -> str:
     lines += ["", "## Sizing", ""]
     for name, facts in cat.sizing.items():
         lines.append(f"- {name}: " + ", ".join(f"{k}=`{v}`" for k, v in facts.items()))
+    lines += security_markdown(cat.security)
     lines += ["", "## Contracts", "", "| id | area | service | promise | runbook |", "|---|---|---|---|---|"]
     doc = Path(cat.runbook_doc).name  # CONTRACTS.md sits beside the runbook
     lines += [f"| `{c.id}` | {c.area} | {c.service} | {c.title} | "
               + (f"[{c.runbook}]({doc}#{c.runbook})" if c.runbook else "") + " |" for c in cat.contracts]
     return "\n".join(lines) + "\n"
+
+
+def _fact(value: object) -> str:
+    if isinstance(value, dict) and set(value) == {"method", "path"}:
+        return f"`{value['method']} {value['path']}`"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_fact(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_fact(v) for v in value)
+    return f"`{value}`" if isinstance(value, int | float) else str(value)
+
+
+def security_markdown(security: dict[str, object]) -> list[str]:
+    """The catalog's security facts: what a consumer may rely on (area `security`)."""
+    if not security:
+        return []
+    lines = ["", "## Security", "",
+             "What a consumer may rely on; the `security.*` contracts assert each fact live.", ""]
+    for key, value in security.items():
+        if isinstance(value, dict):
+            lines.append(f"- {key}:")
+            lines += [f"  - {k}: {_fact(v)}" for k, v in value.items()]
+        else:
+            lines.append(f"- {key}: {_fact(value)}")
+    return lines
 
 
 def _contracts_args(p: argparse.ArgumentParser) -> None:

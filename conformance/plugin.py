@@ -353,6 +353,17 @@ def disruptive_reason(contract: catalog_mod.Contract, part: bool = False) -> str
     return f"disruptive, read-only run: {what}; pass --allow-disruptive to run it"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Set the target up before the first test (not inside it): bringing up an ephemeral
+    stack takes longer than one test's timeout, and is bounded by the target itself.
+    A failure is recorded and fails each contract with its cause, as under xdist."""
+    config = session.config
+    if session.items and not config.option.collectonly and not hasattr(config, "workerinput") \
+            and any("soma_target" in getattr(i, "fixturenames", ()) for i in session.items):
+        _try_setup(config)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     """A broken contract is reported as its one-line cause, not a client-library traceback."""

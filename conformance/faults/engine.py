@@ -82,9 +82,27 @@ class FaultEngine:
         path.write_text(yaml.dump(doc, Dumper=FaultDumper, sort_keys=False), encoding="utf-8")
         return path
 
+    def build_image(self, fault: Fault) -> None:
+        """Build the fault's derived image (its own soma-fault/ tag) from its folder."""
+        if not fault.build or fault.source is None:
+            return
+        creds = self.target.credentials()
+        values = {"image": str(self.target.service_config(fault.services[0]).get("image", "")),
+                  "postgres_password": creds.postgres_password, "redis_password": creds.redis_password,
+                  "vault_token": creds.vault_token}
+        cmd = ["docker", "build", "-q", "-t", str(fault.build["tag"]),
+               "-f", str(fault.source.parent / str(fault.build.get("dockerfile", "Dockerfile")))]
+        for key, value in dict(fault.build.get("args", {})).items():
+            cmd += ["--build-arg", f"{key}={str(value).format(**values)}"]
+        proc = subprocess.run([*cmd, str(fault.source.parent)], capture_output=True, text=True,
+                              timeout=CMD_TIMEOUT_S, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"fault {fault.name}: docker build failed: {proc.stderr.strip()[-300:]}")
+
     def apply(self, fault: Fault, scratch: Path) -> dict[str, str]:
         """Break the stack; returns extra environment for the suite run."""
         services = list(fault.services)
+        self.build_image(fault)
         wait = ["--wait"] if fault.wait == "healthy" else []
         if fault.kind == "stop":
             _compose(self.target, "stop", *services)
@@ -166,6 +184,9 @@ class FaultEngine:
         _compose(self.target, "up", "-d", "--no-deps", "--force-recreate", "--wait", *services)
         if "vault" in services:  # a recreated dev server forgot the identity issuer
             _compose(self.target, "up", "-d", "--no-deps", "--force-recreate", "--wait", "vault-bootstrap")
+        if fault.build:  # the derived image is the fault's own: nothing else runs it now
+            subprocess.run(["docker", "image", "rm", str(fault.build["tag"])], capture_output=True,
+                           timeout=CMD_TIMEOUT_S, check=False)
 
     def suite_args(self, fault: Fault) -> list[str]:
         args = ["--target=compose", f"--project-name={self.target.project}"]

@@ -19,6 +19,10 @@ fault.yaml:
     env: {NAME: value}                   # suite-env: environment of the suite run
     wait: healthy                        # healthy | running (after applying)
     settle: {prometheus_target: {job, health}, timeout_s}  # wait until Prometheus sees it
+    build: {tag, dockerfile, args}       # build a derived image first (context: the fault
+                                         # folder; tag must start with soma-fault/; args may
+                                         # name {image} = services[0]'s image, {postgres_password},
+                                         # {redis_password}, {vault_token}); removed after restore
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ FaultDumper.add_representer(
 # chart-patch faults change rendered Helm manifests; the chart checks run them
 KINDS = ("stop", "compose-override", "exec", "opa-bundle", "prometheus-config", "suite-env",
          "static", "chart-patch")
+# derived images a fault builds live under their own name, never a shared image's tag
+FAULT_IMAGE_PREFIX = "soma-fault/"
 STACK_KINDS = ("stop", "compose-override", "exec", "opa-bundle", "prometheus-config", "suite-env")
 
 
@@ -72,6 +78,7 @@ class Fault:
     env: dict[str, str] = field(default_factory=dict)
     wait: str = "healthy"
     settle: dict[str, Any] = field(default_factory=dict)
+    build: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -87,6 +94,9 @@ def parse_fault(doc: dict[str, Any], source: Path | None, catalog: Catalog) -> F
     for cid in doc["breaks"]:
         if cid not in known:
             raise UsageError(f"{where}: breaks unknown contract {cid!r}")
+    build = dict(doc.get("build", {}))
+    if build and not str(build.get("tag", "")).startswith(FAULT_IMAGE_PREFIX):
+        raise UsageError(f"{where}: build.tag must start with {FAULT_IMAGE_PREFIX!r} (never a shared image tag)")
     base = source.parent if source else Path(".")
     files = {rel: str((base / path).resolve()) for rel, path in dict(doc.get("files", {})).items()}
     return Fault(
@@ -98,7 +108,7 @@ def parse_fault(doc: dict[str, Any], source: Path | None, catalog: Catalog) -> F
         edits={str(k): [(str(a), str(b)) for a, b in v] for k, v in dict(doc.get("edits", {})).items()},
         env={str(k): str(v) for k, v in dict(doc.get("env", {})).items()},
         wait=str(doc.get("wait", "healthy")), settle=dict(doc.get("settle", {})),
-        source=source, raw=dict(doc),
+        build=build, source=source, raw=dict(doc),
     )
 
 

@@ -218,6 +218,11 @@ class KindTarget(Target):
         results = self._run_probe(checks, [service] if labelled else [])
         return results[0]
 
+    def objects(self, kind: str) -> list[dict[str, Any]]:
+        """Live objects of one kind in the namespace (`kubectl get KIND -o json`): the
+        runtime security contracts read pod spec/status and Services from here."""
+        return list(json.loads(self._kubectl("get", kind, "-o", "json")).get("items", []))
+
     def podsecurity_dry_run(self, pod: dict[str, Any]) -> tuple[bool, str]:
         """(admitted, detail) for a server-side dry-run create of `pod` in the namespace."""
         proc = subprocess.run(dry_run_create_cmd(self.context, self.namespace), input=json.dumps(pod),
