@@ -13,9 +13,11 @@ that same local port (a client reconnects to the advertised address).
 The security contracts use `client_reach` (a probe pod with or without one client label:
 NetworkPolicy) and `podsecurity_dry_run` (a server-side dry-run create: PodSecurity).
 
-Verified here: command construction and output parsing (unit tests); the chart's objects
-against a real kube-apiserver (tests/helm). Not verified: a live run, since no Kind
-cluster can run on the machines this was built on.
+The readiness contract `readiness.kubernetes` reads pods and EndpointSlices
+(`unready_pods`, `unroutable_services`: pure functions, unit-tested).
+
+Command construction and output parsing are unit-tested; the live runs are recorded in
+docs/infra/INSTALL_KIND.md (an offline Kind cluster, `make kind-up`).
 """
 
 from __future__ import annotations
@@ -126,6 +128,41 @@ def parse_podsecurity_rejection(stderr: str) -> str | None:
     return f"{match.group('level')}:{match.group('version')}: {match.group('why').strip()}"
 
 
+def unready_pods(pods: dict[str, Any]) -> list[str]:
+    """'name: why' for every pod (of a `kubectl get pods -o json` list) that should serve but
+    is not Ready; pods of finished Jobs (Succeeded) are not expected to be Ready."""
+    bad = []
+    for pod in pods.get("items", []):
+        status = pod.get("status", {})
+        if status.get("phase") == "Succeeded":
+            continue
+        ready = {c.get("type"): c.get("status") for c in status.get("conditions", [])}.get("Ready")
+        if ready != "True":
+            waiting = [str(cs.get("state", {}).get("waiting", {}).get("reason", ""))
+                       for cs in status.get("containerStatuses", []) if "waiting" in cs.get("state", {})]
+            why = ", ".join(w for w in waiting if w) or f"phase {status.get('phase', '?')}"
+            bad.append(f"{pod['metadata']['name']}: not Ready ({why})")
+    return bad
+
+
+def unroutable_services(services: dict[str, Any], slices: dict[str, Any]) -> list[str]:
+    """'name: why' for every Service with a selector that has no ready endpoint: a client
+    resolving its name would get nowhere."""
+    ready: dict[str, int] = {}
+    for sl in slices.get("items", []):
+        owner = sl.get("metadata", {}).get("labels", {}).get("kubernetes.io/service-name", "")
+        n = sum(1 for ep in sl.get("endpoints") or [] if ep.get("conditions", {}).get("ready", False))
+        ready[owner] = ready.get(owner, 0) + n
+    bad = []
+    for svc in services.get("items", []):
+        name = svc["metadata"]["name"]
+        if not svc.get("spec", {}).get("selector"):
+            continue  # no selector: endpoints are managed by hand, nothing to route to
+        if ready.get(name, 0) == 0:
+            bad.append(f"{name}: no ready endpoint")
+    return bad
+
+
 def decode_secret(doc: dict[str, Any]) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in doc.get("data", {}).items()}
 
@@ -211,6 +248,18 @@ class KindTarget(Target):
         checks = self.inside_checks([service])
         results = self._run_probe(checks, [service] if labelled else [])
         return results[0]
+
+    def reach(self, services: list[str], labels: list[str]) -> list[InsideResult]:
+        """Probe every service of `services` from ONE pod carrying the client labels of
+        `labels` only (one pod instead of one per service: pods are the slow part)."""
+        return self._run_probe(self.inside_checks(services), labels)
+
+    def workload_state(self) -> tuple[list[str], list[str]]:
+        """(pods not Ready, Services without a ready endpoint) in the namespace."""
+        pods = json.loads(self._kubectl("get", "pods", "-o", "json"))
+        services = json.loads(self._kubectl("get", "services", "-o", "json"))
+        slices = json.loads(self._kubectl("get", "endpointslices.discovery.k8s.io", "-o", "json"))
+        return unready_pods(pods), unroutable_services(services, slices)
 
     def podsecurity_dry_run(self, pod: dict[str, Any]) -> tuple[bool, str]:
         """(admitted, detail) for a server-side dry-run create of `pod` in the namespace."""
