@@ -70,6 +70,7 @@ bash "$here/base-image.sh"
 bash "$here/go-tools.sh" etcd etcdctl
 bash "$here/kind-tools.sh"
 bash "$here/kube-tools.sh"   # waits on its lock if another build runs
+t_tools=$((SECONDS - t0))
 
 kindmod=$(go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
 [ -d "$kindmod/images/base/files" ] || { echo "kind-node-image: no base files in sigs.k8s.io/kind@$KIND_VERSION" >&2; exit 1; }
@@ -142,7 +143,10 @@ docker save -o "$ctx/kind/images/preload.tar" "${preload[@]}"
 echo "kind-node-image: building $tag"
 DOCKER_BUILDKIT=0 docker build -q --label "soma.build-hash=$hash" -t "$tag" "$ctx" >/dev/null \
   || { echo "kind-node-image: building $tag failed" >&2; exit 1; }
-echo "kind-node-image: built $tag in $((SECONDS - t0))s"
+echo "kind-node-image: built $tag in $((SECONDS - t0))s (programs ${t_tools}s, images and node $((SECONDS - t0 - t_tools))s)"
+# measured figures for `make kind-measure` (one line per assembly)
+printf '%s %s total=%s programs=%s assembly=%s\n' "$(date -u +%FT%TZ)" "$tag" "$((SECONDS - t0))" \
+  "$t_tools" "$((SECONDS - t0 - t_tools))" >> "$cache/kind/build-times.log"
 if [ "${SOMA_KIND_SAVE:-1}" != 0 ]; then
   find "$cache/kind" -maxdepth 1 -name 'node-*.tar' ! -name "node-$hash.tar" -delete
   docker save -o "$saved.tmp" "$tag" && mv "$saved.tmp" "$saved"
