@@ -8,8 +8,7 @@
 # kind runs with the project's own binaries ($SOMA_CACHE/bin) and, when this Docker
 # engine cannot run `docker run --privileged` (see infra/kind/docker-shim/docker), with
 # the shim first on PATH for kind only.
-# Env: KIND_UP_TIMEOUT (seconds to wait for pods, default 900),
-#      SOMA_KIND_IMAGES_PREFIX (stack image prefix, default soma-infra).
+# Env: KIND_UP_TIMEOUT (seconds to wait for pods, default 900).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -19,7 +18,6 @@ context=kind-$cluster
 namespace=soma-infra
 config="$root/infra/kind/soma-kind.yaml"
 chart="$root/infra/helm/soma-infra"
-prefix=${SOMA_KIND_IMAGES_PREFIX:-soma-infra}
 timeout_s=${KIND_UP_TIMEOUT:-900}
 export PATH="$cache/bin:$PATH"
 log() { echo "kind-cluster: $*" >&2; }
@@ -58,7 +56,8 @@ up() {
   fi
   kubectl config use-context "$context" >/dev/null
   local images=() missing=() i
-  mapfile -t images < <(chart_images)
+  # the chart's images, plus the suite's in-network probe (pods the kind target starts)
+  mapfile -t images < <(chart_images; echo soma-infra/probe:local)
   for i in "${images[@]}"; do
     docker image inspect "$i" >/dev/null 2>&1 || missing+=("$i")
   done

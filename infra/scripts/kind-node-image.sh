@@ -67,10 +67,6 @@ if docker image inspect "$tag" >/dev/null 2>&1; then echo "$tag"; exit 0; fi
 
 t0=$SECONDS
 bash "$here/base-image.sh"
-bash "$here/go-tools.sh" etcd etcdctl
-bash "$here/kind-tools.sh"
-bash "$here/kube-tools.sh"   # waits on its lock if another build runs
-t_tools=$((SECONDS - t0))
 
 kindmod=$(go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
 [ -d "$kindmod/images/base/files" ] || { echo "kind-node-image: no base files in sigs.k8s.io/kind@$KIND_VERSION" >&2; exit 1; }
@@ -93,11 +89,19 @@ image() {
     || { echo "kind-node-image: building $t failed" >&2; return 1; }
   echo "kind-node-image: built $t"
 }
+# each image as soon as its programs exist (the builds are long; images are seconds)
+t_tools=$SECONDS
+bash "$here/kube-tools.sh"   # waits on its lock if another build runs
+bash "$here/go-tools.sh" etcd etcdctl
+t_tools=$((SECONDS - t_tools))
 image "$K8S/kube-apiserver:$KUBE_VERSION"          static kube-apiserver
 image "$K8S/kube-controller-manager:$KUBE_VERSION" static kube-controller-manager
 image "$K8S/kube-scheduler:$KUBE_VERSION"          static kube-scheduler
 image "$K8S/kube-proxy:$KUBE_VERSION"              net kube-proxy
 image "$K8S/etcd:$ETCD_TAG"                        static etcd etcdctl
+t1=$SECONDS
+bash "$here/kind-tools.sh"
+t_tools=$((t_tools + SECONDS - t1))
 image "$K8S/coredns/coredns:$COREDNS_VERSION"      coredns coredns
 image "$K8S/pause:$PAUSE_TAG"                      pause pause
 image "$KUBE_ROUTER_IMAGE"                         net kube-router
