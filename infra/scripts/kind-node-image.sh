@@ -85,8 +85,9 @@ image() {
   if [ "$(docker image inspect -f '{{index .Config.Labels "soma.build-hash"}}' "$t" 2>/dev/null)" = "$h" ]; then
     echo "kind-node-image: $t up to date"; return 0
   fi
-  DOCKER_BUILDKIT=0 docker build -q --label "soma.build-hash=$h" -t "$t" "$ctx" >/dev/null \
-    || { echo "kind-node-image: building $t failed" >&2; return 1; }
+  # (the legacy builder's deprecation banner on stderr is kept only for failures)
+  DOCKER_BUILDKIT=0 docker build -q --label "soma.build-hash=$h" -t "$t" "$ctx" >/dev/null 2>"$work/err" \
+    || { cat "$work/err" >&2; echo "kind-node-image: building $t failed" >&2; return 1; }
   echo "kind-node-image: built $t"
 }
 # each image as soon as its programs exist (the builds are long; images are seconds)
@@ -145,8 +146,8 @@ grep -q "$LOCAL_PATH_IMAGE" "$ctx/kind/manifests/default-storage.yaml" \
 docker save -o "$ctx/kind/images/preload.tar" "${preload[@]}"
 
 echo "kind-node-image: building $tag"
-DOCKER_BUILDKIT=0 docker build -q --label "soma.build-hash=$hash" -t "$tag" "$ctx" >/dev/null \
-  || { echo "kind-node-image: building $tag failed" >&2; exit 1; }
+DOCKER_BUILDKIT=0 docker build -q --label "soma.build-hash=$hash" -t "$tag" "$ctx" >/dev/null 2>"$work/err" \
+  || { cat "$work/err" >&2; echo "kind-node-image: building $tag failed" >&2; exit 1; }
 echo "kind-node-image: built $tag in $((SECONDS - t0))s (programs ${t_tools}s, images and node $((SECONDS - t0 - t_tools))s)"
 # measured figures for `make kind-measure` (one line per assembly)
 printf '%s %s total=%s programs=%s assembly=%s\n' "$(date -u +%FT%TZ)" "$tag" "$((SECONDS - t0))" \
