@@ -49,6 +49,8 @@ PORT_FORWARD_TIMEOUT_S = 15.0
 # service -> the port the chart's dev overlay advertises as 127.0.0.1:<port> (values-dev.yaml
 # kafka.hostListener); forwarded as <port>:<port>
 HOST_LISTENERS = {"kafka": 29092}
+# the security probes wait this long after the pod starts (probe_pod_overrides)
+POLICY_SETTLE_S = 10
 PODSECURITY_REJECTED = re.compile(r'violates PodSecurity "(?P<level>[a-z]+):(?P<version>[^"]+)": (?P<why>.+)')
 
 
@@ -71,9 +73,12 @@ def parse_forward_line(line: str) -> int | None:
 
 
 def probe_pod_overrides(pod: str, image: str, services: list[str], script: str,
-                        checks: str) -> dict[str, Any]:
+                        checks: str, *, settle_s: int = 0) -> dict[str, Any]:
     """Pod spec for the inside probe: restricted-compliant, labelled as a client of each of
-    `services` (soma.io/client-<svc>: "true", what the chart's NetworkPolicies let in)."""
+    `services` (soma.io/client-<svc>: "true", what the chart's NetworkPolicies let in).
+    settle_s: seconds the pod waits before probing, so the CNI has programmed the policies
+    for its new IP (kube-router does it after the pod appears: a probe in its first
+    second would pass through the not-yet-filtered window and prove nothing)."""
     labels = {"app.kubernetes.io/name": "soma-conformance-probe"}
     labels.update({f"soma.io/client-{s}": "true" for s in services})
     return {
@@ -87,7 +92,8 @@ def probe_pod_overrides(pod: str, image: str, services: list[str], script: str,
             "containers": [{
                 "name": "probe",
                 "image": image,
-                "command": ["python3", "-c", script, checks],
+                "command": (["sh", "-c", f'sleep {settle_s}; exec python3 -c "$0" "$1"', script, checks]
+                            if settle_s else ["python3", "-c", script, checks]),
                 "securityContext": {"allowPrivilegeEscalation": False,
                                     "readOnlyRootFilesystem": True,
                                     "capabilities": {"drop": ["ALL"]}},
@@ -246,13 +252,13 @@ class KindTarget(Target):
     def client_reach(self, service: str, labelled: bool) -> InsideResult:
         """Probe `service` from a pod in the namespace that carries its client label, or none."""
         checks = self.inside_checks([service])
-        results = self._run_probe(checks, [service] if labelled else [])
+        results = self._run_probe(checks, [service] if labelled else [], POLICY_SETTLE_S)
         return results[0]
 
     def reach(self, services: list[str], labels: list[str]) -> list[InsideResult]:
         """Probe every service of `services` from ONE pod carrying the client labels of
         `labels` only (one pod instead of one per service: pods are the slow part)."""
-        return self._run_probe(self.inside_checks(services), labels)
+        return self._run_probe(self.inside_checks(services), labels, POLICY_SETTLE_S)
 
     def workload_state(self) -> tuple[list[str], list[str]]:
         """(pods not Ready, Services without a ready endpoint) in the namespace."""
@@ -273,11 +279,12 @@ class KindTarget(Target):
                               f"{proc.stderr.strip()[:300]}")
         return False, reason
 
-    def _run_probe(self, checks: list[InsideCheck], labelled: list[str]) -> list[InsideResult]:
+    def _run_probe(self, checks: list[InsideCheck], labelled: list[str],
+                   settle_s: int = 0) -> list[InsideResult]:
         pod = f"soma-probe-{secrets.token_hex(3)}"
         script = Path(inside_probe.__file__).read_text(encoding="utf-8")
         overrides = probe_pod_overrides(pod, self.options.probe_image, labelled, script,
-                                        encode_checks(checks))
+                                        encode_checks(checks), settle_s=settle_s)
         out = run(probe_run_cmd(self.context, self.namespace, pod, self.options.probe_image, overrides),
                   120, f"inside probe pod in {self.namespace}")
         return decode_results(out, checks)

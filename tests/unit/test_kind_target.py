@@ -145,3 +145,13 @@ def test_networkpolicy_contract_covers_every_service() -> None:
     contract = next(c for c in cat.contracts if c.id == "security.networkpolicy")
     assert contract.service == "stack" and "any contract service" in contract.title
     assert next(c for c in cat.contracts if c.id == "readiness.kubernetes").area == "readiness"
+
+
+def test_security_probe_waits_for_the_policies() -> None:
+    """kube-router filters a new pod only once it has seen it: the security probes wait."""
+    plain = kind.probe_pod_overrides("p", "img", [], "print(1)", "[]")
+    assert plain["spec"]["containers"][0]["command"] == ["python3", "-c", "print(1)", "[]"]
+    settled = kind.probe_pod_overrides("p", "img", [], "print(1)", "[]", settle_s=kind.POLICY_SETTLE_S)
+    cmd = settled["spec"]["containers"][0]["command"]
+    assert cmd[:2] == ["sh", "-c"] and cmd[2].startswith(f"sleep {kind.POLICY_SETTLE_S};")
+    assert cmd[3:] == ["print(1)", "[]"]
