@@ -49,7 +49,7 @@ PORT_FORWARD_TIMEOUT_S = 15.0
 # service -> the port the chart's dev overlay advertises as 127.0.0.1:<port> (values-dev.yaml
 # kafka.hostListener); forwarded as <port>:<port>
 HOST_LISTENERS = {"kafka": 29092}
-# the security probes wait this long after the pod starts (probe_pod_overrides)
+# every probe pod waits this long after it starts (probe_pod_overrides)
 POLICY_SETTLE_S = 10
 PODSECURITY_REJECTED = re.compile(r'violates PodSecurity "(?P<level>[a-z]+):(?P<version>[^"]+)": (?P<why>.+)')
 
@@ -77,8 +77,9 @@ def probe_pod_overrides(pod: str, image: str, services: list[str], script: str,
     """Pod spec for the inside probe: restricted-compliant, labelled as a client of each of
     `services` (soma.io/client-<svc>: "true", what the chart's NetworkPolicies let in).
     settle_s: seconds the pod waits before probing, so the CNI has programmed the policies
-    for its new IP (kube-router does it after the pod appears: a probe in its first
-    second would pass through the not-yet-filtered window and prove nothing)."""
+    for its new IP. kube-router does it after it sees the pod, both ways: until then a
+    deny is not yet applied to it, and its IP is not yet in the allowed-client sets of
+    the services (a live run had postgres and kafka, probed first, refuse a labelled pod)."""
     labels = {"app.kubernetes.io/name": "soma-conformance-probe"}
     labels.update({f"soma.io/client-{s}": "true" for s in services})
     return {
@@ -247,7 +248,7 @@ class KindTarget(Target):
         )
 
     def run_inside(self, checks: list[InsideCheck]) -> list[InsideResult]:
-        return self._run_probe(checks, sorted(self.catalog.services))
+        return self._run_probe(checks, sorted(self.catalog.services), POLICY_SETTLE_S)
 
     def client_reach(self, service: str, labelled: bool) -> InsideResult:
         """Probe `service` from a pod in the namespace that carries its client label, or none."""
