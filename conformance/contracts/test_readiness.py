@@ -9,7 +9,7 @@ import pytest
 from conformance.catalog import Catalog
 from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Credentials, Endpoint
+from conformance.targets.base import Credentials, Endpoint, Target
 
 Get = Callable[[str], Endpoint]
 Gate = Callable[[str], None]
@@ -91,3 +91,17 @@ def test_grafana_health(soma_endpoint: Get) -> None:
     body = clients.json_of(ep, resp, "GET /api/health")
     if resp.status_code != 200 or body.get("database") != "ok":
         raise ContractFailure(f"{ep}: GET /api/health answered {resp.status_code} {body}")
+
+
+@pytest.mark.contract("readiness.kubernetes")
+def test_pods_ready_services_routable(soma_target: Target, soma_evidence: Callable[..., None]) -> None:
+    from conformance.targets.kind import KindTarget
+
+    if not isinstance(soma_target, KindTarget):
+        pytest.skip(f"pods and Services exist only on a Kubernetes target (--target=kind), "
+                    f"not {soma_target.name!r}")
+    unready, unroutable = soma_target.workload_state()
+    soma_evidence(probed=f"pods and EndpointSlices of namespace {soma_target.namespace}",
+                  answer="; ".join(unready + unroutable) or "every pod Ready, every Service has ready endpoints")
+    if unready or unroutable:
+        raise ContractFailure("; ".join(unready + unroutable))

@@ -3,9 +3,10 @@ labelled allows; PodSecurity restricted). They need a real cluster that enforces
 the kind target (a Kind cluster with the soma-infra chart). Every other target has no
 NetworkPolicy or PodSecurity to check, so these skip there with that reason.
 
-Written for a real Kind cluster and unit-tested (tests/unit/test_kind_target.py); the
-chart's objects were checked against a real kube-apiserver (tests/helm), but these live
-contracts have not been run against a Kind cluster yet."""
+The NetworkPolicy contract covers every deployed contract service: one unlabelled pod
+probes them all (each must be refused), then a pod carrying only soma.io/client-<svc>
+probes <svc> (it must get through). Command construction is unit-tested
+(tests/unit/test_kind_target.py); live runs are recorded in docs/infra/INSTALL_KIND.md."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from collections.abc import Callable
 
 import pytest
 
+from conformance.catalog import load
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Target
+from conformance.targets.base import InsideResult, Target
 from conformance.targets.kind import KindTarget, privileged_pod
 
 SKIP_REASON = ("security contracts need a Kubernetes target with NetworkPolicy and PodSecurity "
@@ -28,21 +30,38 @@ def kind_target(target: Target) -> KindTarget:
     return target
 
 
-@pytest.mark.contract("security.networkpolicy")
-def test_postgres_only_reachable_with_client_label(soma_target: Target,
-                                                   soma_evidence: Callable[..., None]) -> None:
+CONTRACT_SERVICES = sorted(load().services)
+
+
+@pytest.fixture(scope="module")
+def unlabelled_reach(soma_target: Target) -> dict[str, InsideResult]:
+    """Every deployed contract service probed from one pod with no client label."""
     target = kind_target(soma_target)
-    without = target.client_reach("postgres", labelled=False)
-    with_label = target.client_reach("postgres", labelled=True)
-    soma_evidence(probed="postgres from a pod in soma-infra, without and with soma.io/client-postgres",
+    deployed = [s for s in CONTRACT_SERVICES if target.deployed(s)]
+    return {r.service: r for r in target.reach(deployed, labels=[])}
+
+
+@pytest.mark.contract("security.networkpolicy")
+@pytest.mark.parametrize("service", CONTRACT_SERVICES)
+def test_only_client_labelled_pods_reach(service: str, soma_target: Target,
+                                         unlabelled_reach: dict[str, InsideResult],
+                                         soma_evidence: Callable[..., None]) -> None:
+    target = kind_target(soma_target)
+    if not target.deployed(service):
+        pytest.skip(target.not_deployed_reason(service))
+    label = f"soma.io/client-{service}"
+    without = unlabelled_reach.get(service)
+    if without is None:
+        raise ContractFailure(f"{service}: the unlabelled probe did not check it")
+    with_label = target.reach([service], labels=[service])[0]
+    soma_evidence(probed=f"{service} from a pod in {target.namespace}, without any client label "
+                         f"and with only {label}",
                   answer=f"without: {without.detail}; with: {with_label.detail}")
     if not with_label.ok:
-        raise ContractFailure(f"a pod labelled soma.io/client-postgres=true cannot reach postgres: "
-                              f"{with_label.detail}")
+        raise ContractFailure(f"a pod labelled {label}=true cannot reach {service}: {with_label.detail}")
     if without.ok:
-        raise ContractFailure("a pod without soma.io/client-postgres reached postgres: "
-                              "NetworkPolicies are not enforced (default-deny missing, or the CNI "
-                              "does not enforce them)")
+        raise ContractFailure(f"a pod without {label} reached {service}: NetworkPolicies are not "
+                              "enforced (default-deny missing, or the CNI does not enforce them)")
 
 
 @pytest.mark.contract("security.podsecurity")

@@ -13,9 +13,11 @@ that same local port (a client reconnects to the advertised address).
 The security contracts use `client_reach` (a probe pod with or without one client label:
 NetworkPolicy) and `podsecurity_dry_run` (a server-side dry-run create: PodSecurity).
 
-Verified here: command construction and output parsing (unit tests); the chart's objects
-against a real kube-apiserver (tests/helm). Not verified: a live run, since no Kind
-cluster can run on the machines this was built on.
+The readiness contract `readiness.kubernetes` reads pods and EndpointSlices
+(`unready_pods`, `unroutable_services`: pure functions, unit-tested).
+
+Command construction and output parsing are unit-tested; the live runs are recorded in
+docs/infra/INSTALL_KIND.md (an offline Kind cluster, `make kind-up`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ PORT_FORWARD_TIMEOUT_S = 15.0
 # service -> the port the chart's dev overlay advertises as 127.0.0.1:<port> (values-dev.yaml
 # kafka.hostListener); forwarded as <port>:<port>
 HOST_LISTENERS = {"kafka": 29092}
+# every probe pod waits this long after it starts (probe_pod_overrides)
+POLICY_SETTLE_S = 10
 PODSECURITY_REJECTED = re.compile(r'violates PodSecurity "(?P<level>[a-z]+):(?P<version>[^"]+)": (?P<why>.+)')
 
 
@@ -69,9 +73,13 @@ def parse_forward_line(line: str) -> int | None:
 
 
 def probe_pod_overrides(pod: str, image: str, services: list[str], script: str,
-                        checks: str) -> dict[str, Any]:
+                        checks: str, *, settle_s: int = 0) -> dict[str, Any]:
     """Pod spec for the inside probe: restricted-compliant, labelled as a client of each of
-    `services` (soma.io/client-<svc>: "true", what the chart's NetworkPolicies let in)."""
+    `services` (soma.io/client-<svc>: "true", what the chart's NetworkPolicies let in).
+    settle_s: seconds the pod waits before probing, so the CNI has programmed the policies
+    for its new IP. kube-router does it after it sees the pod, both ways: until then a
+    deny is not yet applied to it, and its IP is not yet in the allowed-client sets of
+    the services (a live run had postgres and kafka, probed first, refuse a labelled pod)."""
     labels = {"app.kubernetes.io/name": "soma-conformance-probe"}
     labels.update({f"soma.io/client-{s}": "true" for s in services})
     return {
@@ -85,7 +93,8 @@ def probe_pod_overrides(pod: str, image: str, services: list[str], script: str,
             "containers": [{
                 "name": "probe",
                 "image": image,
-                "command": ["python3", "-c", script, checks],
+                "command": (["sh", "-c", f'sleep {settle_s}; exec python3 -c "$0" "$1"', script, checks]
+                            if settle_s else ["python3", "-c", script, checks]),
                 "securityContext": {"allowPrivilegeEscalation": False,
                                     "readOnlyRootFilesystem": True,
                                     "capabilities": {"drop": ["ALL"]}},
@@ -124,6 +133,41 @@ def parse_podsecurity_rejection(stderr: str) -> str | None:
     if not match:
         return None
     return f"{match.group('level')}:{match.group('version')}: {match.group('why').strip()}"
+
+
+def unready_pods(pods: dict[str, Any]) -> list[str]:
+    """'name: why' for every pod (of a `kubectl get pods -o json` list) that should serve but
+    is not Ready; pods of finished Jobs (Succeeded) are not expected to be Ready."""
+    bad = []
+    for pod in pods.get("items", []):
+        status = pod.get("status", {})
+        if status.get("phase") == "Succeeded":
+            continue
+        ready = {c.get("type"): c.get("status") for c in status.get("conditions", [])}.get("Ready")
+        if ready != "True":
+            waiting = [str(cs.get("state", {}).get("waiting", {}).get("reason", ""))
+                       for cs in status.get("containerStatuses", []) if "waiting" in cs.get("state", {})]
+            why = ", ".join(w for w in waiting if w) or f"phase {status.get('phase', '?')}"
+            bad.append(f"{pod['metadata']['name']}: not Ready ({why})")
+    return bad
+
+
+def unroutable_services(services: dict[str, Any], slices: dict[str, Any]) -> list[str]:
+    """'name: why' for every Service with a selector that has no ready endpoint: a client
+    resolving its name would get nowhere."""
+    ready: dict[str, int] = {}
+    for sl in slices.get("items", []):
+        owner = sl.get("metadata", {}).get("labels", {}).get("kubernetes.io/service-name", "")
+        n = sum(1 for ep in sl.get("endpoints") or [] if ep.get("conditions", {}).get("ready", False))
+        ready[owner] = ready.get(owner, 0) + n
+    bad = []
+    for svc in services.get("items", []):
+        name = svc["metadata"]["name"]
+        if not svc.get("spec", {}).get("selector"):
+            continue  # no selector: endpoints are managed by hand, nothing to route to
+        if ready.get(name, 0) == 0:
+            bad.append(f"{name}: no ready endpoint")
+    return bad
 
 
 def decode_secret(doc: dict[str, Any]) -> dict[str, str]:
@@ -210,18 +254,29 @@ class KindTarget(Target):
         )
 
     def run_inside(self, checks: list[InsideCheck]) -> list[InsideResult]:
-        return self._run_probe(checks, sorted(self.catalog.services))
+        return self._run_probe(checks, sorted(self.catalog.services), POLICY_SETTLE_S)
 
     def client_reach(self, service: str, labelled: bool) -> InsideResult:
         """Probe `service` from a pod in the namespace that carries its client label, or none."""
         checks = self.inside_checks([service])
-        results = self._run_probe(checks, [service] if labelled else [])
+        results = self._run_probe(checks, [service] if labelled else [], POLICY_SETTLE_S)
         return results[0]
 
     def objects(self, kind: str) -> list[dict[str, Any]]:
         """Live objects of one kind in the namespace (`kubectl get KIND -o json`): the
         runtime security contracts read pod spec/status and Services from here."""
         return list(json.loads(self._kubectl("get", kind, "-o", "json")).get("items", []))
+    def reach(self, services: list[str], labels: list[str]) -> list[InsideResult]:
+        """Probe every service of `services` from ONE pod carrying the client labels of
+        `labels` only (one pod instead of one per service: pods are the slow part)."""
+        return self._run_probe(self.inside_checks(services), labels, POLICY_SETTLE_S)
+
+    def workload_state(self) -> tuple[list[str], list[str]]:
+        """(pods not Ready, Services without a ready endpoint) in the namespace."""
+        pods = json.loads(self._kubectl("get", "pods", "-o", "json"))
+        services = json.loads(self._kubectl("get", "services", "-o", "json"))
+        slices = json.loads(self._kubectl("get", "endpointslices.discovery.k8s.io", "-o", "json"))
+        return unready_pods(pods), unroutable_services(services, slices)
 
     def podsecurity_dry_run(self, pod: dict[str, Any]) -> tuple[bool, str]:
         """(admitted, detail) for a server-side dry-run create of `pod` in the namespace."""
@@ -235,11 +290,12 @@ class KindTarget(Target):
                               f"{proc.stderr.strip()[:300]}")
         return False, reason
 
-    def _run_probe(self, checks: list[InsideCheck], labelled: list[str]) -> list[InsideResult]:
+    def _run_probe(self, checks: list[InsideCheck], labelled: list[str],
+                   settle_s: int = 0) -> list[InsideResult]:
         pod = f"soma-probe-{secrets.token_hex(3)}"
         script = Path(inside_probe.__file__).read_text(encoding="utf-8")
         overrides = probe_pod_overrides(pod, self.options.probe_image, labelled, script,
-                                        encode_checks(checks))
+                                        encode_checks(checks), settle_s=settle_s)
         out = run(probe_run_cmd(self.context, self.namespace, pod, self.options.probe_image, overrides),
                   120, f"inside probe pod in {self.namespace}")
         return decode_results(out, checks)

@@ -233,15 +233,30 @@ def test_every_scrape_target_is_exposed_and_allowed(overlay: str,
 
 
 def test_kind_config() -> None:
-    """infra/kind/soma-kind.yaml: cluster soma (context kind-soma), one laptop node, the
-    default CNI (kindnet, NetworkPolicy-enforcing from kind v0.24, the pinned kind is newer)."""
+    """infra/kind/soma-kind.yaml: cluster soma (context kind-soma), one laptop node, the node
+    image's default CNI kept (bridge + kube-router as the NetworkPolicy firewall, not kindnet,
+    whose nft-queue engine fails open on kernels without CONFIG_NFT_QUEUE), etcd/CoreDNS
+    imageTags = the versions the offline node image builds, cgroup v1 allowed."""
     import yaml
-    cfg = yaml.safe_load((chart.ROOT / "infra/kind/soma-kind.yaml").read_text(encoding="utf-8"))
+    text = (chart.ROOT / "infra/kind/soma-kind.yaml").read_text(encoding="utf-8")
+    cfg = yaml.safe_load(text)
     assert cfg["kind"] == "Cluster" and cfg["apiVersion"] == "kind.x-k8s.io/v1alpha4"
     assert cfg["name"] == "soma"
     assert cfg.get("networking", {}).get("disableDefaultCNI", False) is False
+    assert cfg["networking"]["kubeProxyMode"] == "iptables"  # no IPVS on our kernels
     assert [n["role"] for n in cfg["nodes"]] == ["control-plane"]
     versions = dict(line.split("=", 1) for line in (chart.ROOT / "infra/scripts/versions.env").read_text(
         encoding="utf-8").splitlines() if "=" in line and not line.startswith("#"))
-    major, minor = (int(x) for x in versions["KIND_VERSION"].lstrip("v").split(".")[:2])
-    assert (major, minor) >= (0, 24), "kindnet enforces NetworkPolicy only from kind v0.24"
+    patches = [yaml.safe_load(p) for p in cfg["kubeadmConfigPatches"]]
+    cluster_cfg = next(p for p in patches if p["kind"] == "ClusterConfiguration")
+    assert cluster_cfg["etcd"]["local"]["imageTag"] == versions["ETCD_VERSION"].lstrip("v") + "-0"
+    assert cluster_cfg["dns"]["imageTag"] == versions["COREDNS_VERSION"]
+    kubelet_cfg = next(p for p in patches if p["kind"] == "KubeletConfiguration")
+    assert kubelet_cfg["failCgroupV1"] is False
+    cni = list(yaml.safe_load_all((chart.ROOT / "infra/kind/node/manifests/default-cni.yaml").read_text(
+        encoding="utf-8")))
+    router = next(d for d in cni if d["kind"] == "DaemonSet")
+    args = router["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--run-firewall=true" in args and "--run-service-proxy=false" in args
+    assert "--enable-overlay=false" in args
+    assert not any("kindnet" in str(d) for d in cni)

@@ -107,3 +107,51 @@ def test_security_contracts_in_catalog() -> None:
     ids = {c.id: c for c in cat.contracts}
     assert ids["security.networkpolicy"].area == "security"
     assert ids["security.podsecurity"].area == "security"
+
+
+def _pod(name: str, phase: str, ready: str, waiting: str = "") -> dict[str, object]:
+    status: dict[str, object] = {"phase": phase, "conditions": [{"type": "Ready", "status": ready}]}
+    if waiting:
+        status["containerStatuses"] = [{"state": {"waiting": {"reason": waiting}}}]
+    return {"metadata": {"name": name}, "status": status}
+
+
+def test_unready_pods_flags_a_pod_that_should_serve() -> None:
+    pods = {"items": [_pod("postgres-0", "Running", "True"),
+                      _pod("vault-bootstrap-x", "Succeeded", "False"),
+                      _pod("opa-1", "Running", "False"),
+                      _pod("kafka-0", "Pending", "False", waiting="ErrImageNeverPull")]}
+    assert kind.unready_pods(pods) == ["opa-1: not Ready (phase Running)",
+                                       "kafka-0: not Ready (ErrImageNeverPull)"]
+    assert kind.unready_pods({"items": [_pod("postgres-0", "Running", "True")]}) == []
+
+
+def test_unroutable_services_needs_a_ready_endpoint() -> None:
+    services = {"items": [{"metadata": {"name": n}, "spec": {"selector": {"app": n}}}
+                          for n in ("postgres", "redis", "opa")]
+                + [{"metadata": {"name": "manual"}, "spec": {}}]}
+
+    def slice_(svc: str, *ready: bool) -> dict[str, object]:
+        return {"metadata": {"labels": {"kubernetes.io/service-name": svc}},
+                "endpoints": [{"conditions": {"ready": r}} for r in ready]}
+
+    slices = {"items": [slice_("postgres", True), slice_("redis", False), slice_("redis", False, True),
+                        slice_("opa", False)]}
+    assert kind.unroutable_services(services, slices) == ["opa: no ready endpoint"]
+
+
+def test_networkpolicy_contract_covers_every_service() -> None:
+    cat = catalog.load()
+    contract = next(c for c in cat.contracts if c.id == "security.networkpolicy")
+    assert contract.service == "stack" and "any contract service" in contract.title
+    assert next(c for c in cat.contracts if c.id == "readiness.kubernetes").area == "readiness"
+
+
+def test_security_probe_waits_for_the_policies() -> None:
+    """kube-router filters a new pod only once it has seen it: the security probes wait."""
+    plain = kind.probe_pod_overrides("p", "img", [], "print(1)", "[]")
+    assert plain["spec"]["containers"][0]["command"] == ["python3", "-c", "print(1)", "[]"]
+    settled = kind.probe_pod_overrides("p", "img", [], "print(1)", "[]", settle_s=kind.POLICY_SETTLE_S)
+    cmd = settled["spec"]["containers"][0]["command"]
+    assert cmd[:2] == ["sh", "-c"] and cmd[2].startswith(f"sleep {kind.POLICY_SETTLE_S};")
+    assert cmd[3:] == ["print(1)", "[]"]

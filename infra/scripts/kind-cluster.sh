@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The Kind path end to end, offline and idempotent (make kind-up / kind-down / kind-status):
+#   up:   node image (kind-node-image.sh, cached) -> cluster `soma` (context kind-soma)
+#         from infra/kind/soma-kind.yaml, created only if missing or on another node
+#         image -> the stack's images loaded into the node (kind skips those present)
+#         -> chart installed/upgraded with the dev overlay -> every pod Ready.
+#   down: delete the cluster.
+# kind runs with the project's own binaries ($SOMA_CACHE/bin) and, when this Docker
+# engine cannot run `docker run --privileged` (see infra/kind/docker-shim/docker), with
+# the shim first on PATH for kind only.
+# Env: KIND_UP_TIMEOUT (seconds to wait for pods, default 900).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cache=${SOMA_CACHE:-$HOME/.cache/soma-infra}
+cluster=soma
+context=kind-$cluster
+namespace=soma-infra
+config="$root/infra/kind/soma-kind.yaml"
+chart="$root/infra/helm/soma-infra"
+timeout_s=${KIND_UP_TIMEOUT:-900}
+export PATH="$cache/bin:$PATH"
+log() { echo "kind-cluster: $*" >&2; }
+
+# kind's own PATH: the shim only if a plain privileged container fails here
+kind_path() {
+  if docker run --rm --privileged --entrypoint /bin/true debian:bookworm-slim >/dev/null 2>&1; then
+    echo "$PATH"
+  else
+    echo "$root/infra/kind/docker-shim:$PATH"
+  fi
+}
+kind_() { PATH=$(kind_path) kind "$@"; }
+
+# the chart's images, except those the kind overlay disables (Grafana: no offline image)
+chart_images() {
+  helm template soma-infra "$chart" -f "$chart/values-dev.yaml" -f "$root/infra/kind/values-kind.yaml" \
+    | sed -n 's/^ *image: *"\{0,1\}\([^" ]*\)"\{0,1\} *$/\1/p' | sort -u
+}
+
+up() {
+  local t0=$SECONDS tag node_image
+  tag=$(bash "$here/kind-node-image.sh" | tail -n1)
+  if kind get clusters 2>/dev/null | grep -qx "$cluster"; then
+    node_image=$(docker inspect -f '{{.Config.Image}}' "$cluster-control-plane" 2>/dev/null || true)
+    if [ "$node_image" != "$tag" ]; then
+      log "cluster $cluster runs ${node_image:-an unknown image}, not $tag: recreating"
+      kind_ delete cluster --name "$cluster"
+    elif [ "$(docker inspect -f '{{.State.Running}}' "$cluster-control-plane")" != true ]; then
+      log "starting the stopped node"; docker start "$cluster-control-plane" >/dev/null
+    fi
+  fi
+  if ! kind get clusters 2>/dev/null | grep -qx "$cluster"; then
+    log "creating cluster $cluster from $tag"
+    kind_ create cluster --name "$cluster" --config "$config" --image "$tag" --wait 5m
+  fi
+  kubectl config use-context "$context" >/dev/null
+  local images=() missing=() i
+  # the chart's images, plus the suite's in-network probe (pods the kind target starts)
+  mapfile -t images < <(chart_images; echo soma-infra/probe:local)
+  for i in "${images[@]}"; do
+    docker image inspect "$i" >/dev/null 2>&1 || missing+=("$i")
+  done
+  [ ${#missing[@]} -eq 0 ] || { log "images missing (run make images): ${missing[*]}"; exit 1; }
+  log "loading ${#images[@]} images into the node (present ones are skipped)"
+  kind_ load docker-image --name "$cluster" "${images[@]}" >/dev/null
+  bash "$here/helm-files.sh" >/dev/null
+  log "installing the chart (helm upgrade --install)"
+  helm upgrade --install soma-infra "$chart" --kube-context "$context" \
+    -f "$chart/values-dev.yaml" -f "$root/infra/kind/values-kind.yaml" \
+    --wait --timeout "${timeout_s}s" >/dev/null
+  wait_ready
+  log "cluster $cluster up: every pod Ready in $((SECONDS - t0))s"
+}
+
+# every pod of every namespace Ready (Jobs' finished pods excepted)
+wait_ready() {
+  local deadline=$((SECONDS + timeout_s)) pending
+  while :; do
+    pending=$(kubectl --context "$context" get pods -A --field-selector=status.phase!=Succeeded \
+      -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{" "}{range .status.conditions[?(@.type=="Ready")]}{.status}{end}{"\n"}{end}' \
+      | awk '$2 != "True" {print $1}')
+    [ -z "$pending" ] && return 0
+    if [ $SECONDS -ge $deadline ]; then
+      log "pods not Ready after ${timeout_s}s: $(echo "$pending" | tr '\n' ' ')"
+      kubectl --context "$context" get pods -A -o wide >&2 || true
+      exit 1
+    fi
+    sleep 5
+  done
+}
+
+down() {
+  if kind get clusters 2>/dev/null | grep -qx "$cluster"; then
+    kind_ delete cluster --name "$cluster"
+  else
+    log "no cluster $cluster"
+  fi
+}
+
+status() {
+  kind get clusters 2>/dev/null | grep -qx "$cluster" || { log "no cluster $cluster"; return 0; }
+  kubectl --context "$context" get pods -A -o wide
+}
+
+case "${1:-}" in
+  up) up ;; down) down ;; status) status ;; wait) wait_ready ;;
+  *) echo "usage: kind-cluster.sh up|down|status|wait" >&2; exit 2 ;;
+esac
