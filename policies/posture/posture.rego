@@ -314,3 +314,22 @@ deny contains msg if {
 	not want in [p.port | some p in svc.spec.ports]
 	msg := sprintf("Service/%s: contract port %d not exposed", [svc.metadata.name, want])
 }
+
+# every Service selects at least one pod template: one that selects nothing never gets an
+# endpoint, so its contract name never routes (readiness.kubernetes fails live)
+deny contains msg if {
+	some svc in input.objects
+	svc.kind == "Service"
+	count(object.get(svc.spec, "selector", {})) > 0
+	not selects_some_pod(svc.spec.selector)
+	msg := sprintf("Service/%s: its selector matches no pod template (never routable)", [svc.metadata.name])
+}
+
+selects_some_pod(selector) if {
+	some obj in input.objects
+	obj.kind in long_running_kinds
+	labels := object.get(obj.spec.template, ["metadata", "labels"], {})
+	every k, v in selector {
+		labels[k] == v
+	}
+}

@@ -27,7 +27,7 @@ good_pod_spec := {
 deployment(spec) := {
 	"apiVersion": "apps/v1", "kind": "Deployment",
 	"metadata": {"name": "opa", "namespace": "soma-infra"},
-	"spec": {"template": {"spec": spec}},
+	"spec": {"template": {"metadata": {"labels": {"app.kubernetes.io/name": "opa"}}, "spec": spec}},
 }
 
 namespace := {"apiVersion": "v1", "kind": "Namespace", "metadata": {
@@ -156,4 +156,9 @@ test_contract_port_mismatch_flagged if {
 	wrong := json.patch(service, [{"op": "replace", "path": "/spec/ports/0/port", "value": 8282}])
 	objects := [namespace, wrong, default_deny, dns, clients, deployment(good_pod_spec)]
 	flagged(objects, "Service/opa: contract port 8181 not exposed")
+}
+
+test_service_selecting_no_pod_flagged if {
+	lonely := json.patch(service, [{"op": "replace", "path": "/spec/selector", "value": {"app.kubernetes.io/name": "nobody"}}])
+	flagged([namespace, lonely, default_deny, dns, clients, deployment(good_pod_spec)], "Service/opa: its selector matches no pod template")
 }
