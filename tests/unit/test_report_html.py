@@ -33,7 +33,7 @@ def _contract(cid: str, status: str, message: str | None = None) -> ContractResu
 def _opa_down_run() -> Run:
     run = make_run({})
     opa = [c.id for c in catalog.load().contracts if c.service == "opa"]
-    assert len(opa) == 10
+    assert len(opa) >= 9  # nine of them fail below
     run.contracts = [_contract(cid, "failed" if i % 2 else "error", OPA_SHAPES[i % len(OPA_SHAPES)])
                      for i, cid in enumerate(opa[:9])]
     run.contracts.append(_contract("readiness.vault", "failed",

@@ -4,6 +4,7 @@ complete runs with and without xdist, and runs killed midway by SIGINT and SIGKI
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -48,7 +49,9 @@ def _check_complete(doc: dict, stdout: str) -> None:  # type: ignore[type-arg]
     assert by_id["readiness.redis"]["area"] == "readiness" and by_id["readiness.redis"]["service"] == "redis"
     assert [t["nodeid"].split("::")[-1] for t in doc["other_tests"]] == ["test_plain_helper"]
     assert "soma-conformance: area readiness done: 3 contracts (1 passed, 1 failed, 1 skipped)" in stdout
-    assert "area sizing done: 3 contracts (3 passed) | so far 6/6 contracts" in stdout
+    # under xdist either area may finish last; the last one to finish reports 6/6
+    assert "area sizing done: 3 contracts (3 passed) | so far " in stdout
+    assert re.search(r"area (sizing|readiness) done: [^\n]*\| so far 6/6 contracts", stdout), stdout
 
 
 def test_complete_run_writes_every_artefact(tmp_path: Path) -> None:
@@ -71,11 +74,11 @@ def _killed_run(tmp_path: Path, sig: signal.Signals) -> dict:  # type: ignore[ty
         during = wait_for_results(out / "conformance.json", len(FAST), proc)
         assert during["status"] == "incomplete" and during["end_reason"] == "running"
         proc.send_signal(sig)
-        proc.communicate(timeout=30)
+        proc.communicate(timeout=RUN_TIMEOUT_S)  # SIGINT: the run still writes its reports
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate(timeout=30)
+            proc.communicate(timeout=RUN_TIMEOUT_S)
     doc = _load(out)
     assert doc["status"] == "incomplete"
     assert _statuses(doc) == FAST  # the slow contracts never finished
@@ -95,7 +98,8 @@ def test_sigkill_midway_leaves_a_valid_incomplete_json(tmp_path: Path) -> None:
     doc = _killed_run(tmp_path, signal.SIGKILL)
     assert doc["end_reason"] == "running" and doc["finished_at"] is None
     assert not (tmp_path / "out" / "report.html").exists()
-    assert not list((tmp_path / "out").glob(".*.tmp"))
+    # a SIGKILL may land mid-write and leave a temp file beside it; what matters is that the
+    # document under its real name is whole (it is written to a temp file, then renamed)
     # the CLI renders the rest from what the killed run left behind
     assert main(["report", str(tmp_path / "out"), "--write"]) == 0
     assert "INCOMPLETE" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
