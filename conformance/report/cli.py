@@ -143,9 +143,16 @@ def point_latest(root: Path, folder: Path) -> None:
     atomic_write(root / "LATEST", folder.name + "\n")
 
 
+def default_sigint() -> None:
+    """preexec_fn for a pytest child that is stopped with SIGINT: a shell without job
+    control starts background jobs with SIGINT ignored, the child would inherit that, and
+    Python installs no KeyboardInterrupt handler for an ignored SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_pytest(cmd: list[str], env: dict[str, str], timeout: float) -> int:
     """pytest in a child; on timeout or Ctrl-C it gets SIGINT (to write its report) then SIGKILL."""
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=default_sigint)  # noqa: PLW1509 -- no threads here
     try:
         return proc.wait(timeout=timeout)
     except (subprocess.TimeoutExpired, KeyboardInterrupt):

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from conformance.cli import main
+from conformance.report.cli import default_sigint
 from conformance.report.json_writer import validation_errors
 from tests.unit.report_support import synthetic_cmd, synthetic_env, wait_for_results
 
@@ -68,7 +69,8 @@ def test_complete_run_under_xdist(tmp_path: Path) -> None:
 
 def _killed_run(tmp_path: Path, sig: signal.Signals) -> dict:  # type: ignore[type-arg]
     out = tmp_path / "out"
-    proc = subprocess.Popen(synthetic_cmd(tmp_path, out), env=synthetic_env(60),
+    # default SIGINT in the child even when this test runs in a background job (see default_sigint)
+    proc = subprocess.Popen(synthetic_cmd(tmp_path, out), env=synthetic_env(60), preexec_fn=default_sigint,  # noqa: PLW1509
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         during = wait_for_results(out / "conformance.json", len(FAST), proc)
