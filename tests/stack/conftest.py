@@ -14,14 +14,31 @@ from conformance.targets.base import TargetOptions
 from conformance.targets.testcontainers import TestcontainersTarget
 
 
+def up_wait(target: TestcontainersTarget, service: str, deadline: float) -> None:
+    """`up -d --wait` until it succeeds or the deadline passes. Right after an unpause the
+    container can still be marked unhealthy by checks that ran while it was frozen, and
+    `--wait` fails at once on that; the next passing healthcheck clears it. A service that
+    never comes back fails with compose's own last words."""
+    last = ""
+    while True:
+        left = deadline - time.monotonic()
+        proc = subprocess.run([*target.compose_cmd(), "up", "-d", "--wait", service], capture_output=True,
+                              text=True, timeout=max(5.0, left), check=False)
+        if proc.returncode == 0:
+            return
+        last = " ".join((proc.stderr or proc.stdout).split())[-300:]
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{service} did not come back: docker compose up --wait: {last}")
+        time.sleep(3)
+
+
 def restore(target: TestcontainersTarget, service: str, timeout: float = 240) -> None:
     """Bring a service back and wait until the stack is as healthy as before: the service
     healthy and Prometheus with no firing alert (an alert raised while it was down would
     otherwise leak into the next test)."""
     subprocess.run([*target.compose_cmd(), "unpause", service], capture_output=True, timeout=60, check=False)
-    subprocess.run([*target.compose_cmd(), "up", "-d", "--wait", service], check=True,
-                   capture_output=True, timeout=timeout)
     deadline = time.monotonic() + timeout
+    up_wait(target, service, deadline)
     ep = target.endpoint("prometheus")
     while time.monotonic() < deadline:
         cid = target.container_ids(service)[0]
