@@ -17,6 +17,9 @@ from conformance.errors import UsageError
 
 CATALOG_PATH = Path(__file__).resolve().parent / "catalog.yaml"
 AREAS = ("readiness", "dns", "identity", "policy", "tenancy", "observability", "security", "sizing")
+# services.<name>.health kinds: `http` is judged by conformance/health.py from the
+# declaration alone; the others are protocol checks with their own readiness tests
+HEALTH_KINDS = ("http", "sql", "ping", "kafka-metadata")
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,21 @@ def _anchor(value: Any, where: str) -> str | None:
     return text
 
 
+def _health(value: Any, where: str) -> dict[str, Any]:
+    """A service's readiness declaration, checked so a typo fails here, not as a probe."""
+    if not isinstance(value, dict) or value.get("kind") not in HEALTH_KINDS:
+        raise UsageError(f"contract catalog: {where} health needs a kind ({', '.join(HEALTH_KINDS)})")
+    if value["kind"] == "http":
+        if not str(value.get("path", "")).startswith("/"):
+            raise UsageError(f"contract catalog: {where} http health needs a path starting with '/'")
+        status = value.get("expect_status")
+        if status is not None and not (isinstance(status, int) and 100 <= status < 600):
+            raise UsageError(f"contract catalog: {where} has invalid expect_status {status!r}")
+        if not isinstance(value.get("expect_json", {}), dict):
+            raise UsageError(f"contract catalog: {where} expect_json must be a mapping")
+    return dict(value)
+
+
 def parse(raw: dict[str, Any]) -> Catalog:
     """Validate and type a catalog document; every mistake is a one-line UsageError."""
     if not isinstance(raw, dict):
@@ -123,7 +141,7 @@ def parse(raw: dict[str, Any]) -> Catalog:
             name=name,
             port=port,
             protocol=str(_require(spec, "protocol", where)),
-            health=dict(_require(spec, "health", where)),
+            health=_health(_require(spec, "health", where), where),
             metrics_job=str(spec.get("metrics_job", name)),
             required=bool(spec.get("required", True)),
             dns_name=f"{name}.{suffix}",

@@ -42,7 +42,7 @@ def markdown(cat: catalog_mod.Catalog) -> str:
         "|---|---|---|---|---|",
     ]
     for svc in cat.services.values():
-        probe = ", ".join(f"{k}={v}" for k, v in svc.health.items())
+        probe = ", ".join(f"{k}={json.dumps(v) if isinstance(v, dict) else v}" for k, v in svc.health.items())
         lines.append(f"| {svc.name} | `{svc.address}` | {svc.protocol} | {probe} | "
                      f"{'yes' if svc.required else 'optional'} |")
     lines += ["", "## Identity", ""]
