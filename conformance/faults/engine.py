@@ -60,15 +60,11 @@ def _overlay(src: Path, fault: Fault, dest: Path) -> Path:
 
 
 def _opa_bundle(fault: Fault, work: Path) -> Path:
-    from conformance.policy_revision import revision
+    from conformance.opa_bundle import opa_build
 
     src = _overlay(REPO_ROOT / "policies/bundle", fault, work / "bundle")
     out = work / "soma.tar.gz"
-    opa = shutil.which("opa") or str(Path.home() / ".cache/soma-infra/bin/opa")
-    subprocess.run([opa, "build", "--bundle", str(src), "--ignore", "*_test.rego",
-                    "--revision", revision(src), "-o", str(out)],
-                   check=True, capture_output=True, timeout=120)
-    out.chmod(0o644)
+    opa_build(src, out)
     return out
 
 
