@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from conformance.faults.model import Fault, FaultDumper
+from conformance.faults.model import FOLDER_REF, Fault, FaultDumper, edited_folder
 from conformance.faults.runner import SuiteRun, run_suite
 from conformance.resources import REPO_ROOT
 from conformance.targets.compose import ComposeTarget
@@ -59,16 +59,32 @@ def _overlay(src: Path, fault: Fault, dest: Path) -> Path:
     return dest
 
 
-def _opa_bundle(fault: Fault, work: Path) -> Path:
-    from conformance.policy_revision import revision
+def _edited_copy(fault: Fault, dest: Path) -> Path:
+    src = edited_folder(fault)
+    if src is None:
+        raise RuntimeError(f"fault {fault.name}: kind {fault.kind} has no folder to copy and edit")
+    return _overlay(src, fault, dest)
 
-    src = _overlay(REPO_ROOT / "policies/bundle", fault, work / "bundle")
+
+def suite_env(fault: Fault, scratch: Path) -> dict[str, str]:
+    """The suite run's environment under the fault: its env, with repo-relative paths made
+    absolute and "{folder}" naming a scratch copy of its folder with the edits made."""
+    env = dict(fault.env)
+    if fault.folder:
+        copy = _edited_copy(fault, scratch / "folder")
+        env = {k: v.replace(FOLDER_REF, str(copy)) for k, v in env.items()}
+    for key, value in env.items():  # repo-relative paths, as fault.yaml writes them
+        if value.startswith(("fixtures/", "infra/", "policies/")):
+            env[key] = str(REPO_ROOT / value)
+    return env
+
+
+def _opa_bundle(fault: Fault, work: Path) -> Path:
+    from conformance.opa_bundle import opa_build
+
+    src = _edited_copy(fault, work / "bundle")
     out = work / "soma.tar.gz"
-    opa = shutil.which("opa") or str(Path.home() / ".cache/soma-infra/bin/opa")
-    subprocess.run([opa, "build", "--bundle", str(src), "--ignore", "*_test.rego",
-                    "--revision", revision(src), "-o", str(out)],
-                   check=True, capture_output=True, timeout=120)
-    out.chmod(0o644)
+    opa_build(src, out)
     return out
 
 
@@ -125,7 +141,7 @@ class FaultEngine:
                 f"{bundle}:/bundle/soma.tar.gz:ro", f"{opa_cfg}:/config/opa.yaml:ro"])}}})
             _compose(self.target, "up", "-d", "--no-deps", "--wait", "opa", files=[override])
         elif fault.kind == "prometheus-config":
-            conf = _overlay(REPO_ROOT / "infra/config/prometheus", fault, scratch / "prometheus")
+            conf = _edited_copy(fault, scratch / "prometheus")
             for path in conf.rglob("*"):
                 path.chmod(0o755 if path.is_dir() else 0o644)
             conf.chmod(0o755)
@@ -136,11 +152,7 @@ class FaultEngine:
         elif fault.kind in ("suite-env", "static"):
             pass
         self.settle(fault)
-        env = dict(fault.env)
-        for key, value in env.items():  # repo-relative paths, as fault.yaml writes them
-            if value.startswith(("fixtures/", "infra/", "policies/")):
-                env[key] = str(REPO_ROOT / value)
-        return env
+        return suite_env(fault, scratch)
 
     def settle(self, fault: Fault) -> None:
         """Wait (bounded) until the fault is observable: Prometheus saw a target go down

@@ -7,8 +7,9 @@ chosen by kubectl); in-network probes run in a short-lived pod that carries ever
 
 Names match the Helm chart infra/helm/soma-infra: Services named as in the catalog, the
 dev-only Secret `soma-infra-dev-credentials`, and Kafka's host listener: the dev overlay
-advertises `127.0.0.1:29092` to clients outside the cluster, so Kafka is forwarded on
-that same local port (a client reconnects to the advertised address).
+advertises `127.0.0.1:<port>` to clients outside the cluster and publishes that port on the
+Service as the port named `host`, so Kafka is forwarded on that same local port (a client
+reconnects to the advertised address). The port is read from the live Service, not restated.
 
 The security contracts use `client_reach` (a probe pod with or without one client label:
 NetworkPolicy) and `podsecurity_dry_run` (a server-side dry-run create: PodSecurity).
@@ -47,9 +48,9 @@ from conformance.targets.compose import run
 FORWARD_RE = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
 CREDENTIALS_SECRET = "soma-infra-dev-credentials"
 PORT_FORWARD_TIMEOUT_S = 15.0
-# service -> the port the chart's dev overlay advertises as 127.0.0.1:<port> (values-dev.yaml
-# kafka.hostListener); forwarded as <port>:<port>
-HOST_LISTENERS = {"kafka": 29092}
+# the Service port the chart names for a listener advertised as 127.0.0.1:<port>
+# (templates/kafka.yaml, values kafka.hostListener); forwarded as <port>:<port>
+HOST_LISTENER_PORT_NAME = "host"
 # every probe pod waits this long after it starts (probe_pod_overrides)
 POLICY_SETTLE_S = 10
 PODSECURITY_REJECTED = re.compile(r'violates PodSecurity "(?P<level>[a-z]+):(?P<version>[^"]+)": (?P<why>.+)')
@@ -59,11 +60,22 @@ def kubectl(context: str, namespace: str, *args: str) -> list[str]:
     return ["kubectl", "--context", context, "--namespace", namespace, *args]
 
 
-def port_forward_cmd(context: str, namespace: str, service: str, port: int) -> list[str]:
+def host_listeners(services: dict[str, Any]) -> dict[str, int]:
+    """service -> its host listener's port, from `kubectl get services -o json`: the port
+    named `host` that the chart adds when a listener is advertised as 127.0.0.1:<port>."""
+    found: dict[str, int] = {}
+    for svc in services.get("items", []):
+        for port in svc.get("spec", {}).get("ports") or []:
+            if port.get("name") == HOST_LISTENER_PORT_NAME:
+                found[str(svc["metadata"]["name"])] = int(port["port"])
+    return found
+
+
+def port_forward_cmd(context: str, namespace: str, service: str, port: int,
+                     host_listener: int | None = None) -> list[str]:
     """Forward a random local port to the contract port, or, for a service that advertises a
     host listener (Kafka), that listener's port on the same local port."""
-    host = HOST_LISTENERS.get(service)
-    spec = f"{host}:{host}" if host else f":{port}"
+    spec = f"{host_listener}:{host_listener}" if host_listener else f":{port}"
     return kubectl(context, namespace, "port-forward", f"svc/{service}", spec, "--address", "127.0.0.1")
 
 
@@ -203,6 +215,7 @@ class KindTarget(Target):
         self.namespace = self.options.namespace
         self._forwards: dict[str, tuple[subprocess.Popen[str], int]] = {}
         self._services: set[str] | None = None
+        self._host_listeners: dict[str, int] = {}
 
     @property
     def environment(self) -> str:
@@ -215,8 +228,9 @@ class KindTarget(Target):
                    f"kubectl ({self.context}/{self.namespace})")
 
     def setup(self) -> None:
-        out = self._kubectl("get", "services", "-o", "json")
-        self._services = {item["metadata"]["name"] for item in json.loads(out).get("items", [])}
+        doc = json.loads(self._kubectl("get", "services", "-o", "json"))
+        self._services = {item["metadata"]["name"] for item in doc.get("items", [])}
+        self._host_listeners = host_listeners(doc)
 
     def teardown(self) -> None:
         for proc, _ in self._forwards.values():
@@ -235,8 +249,12 @@ class KindTarget(Target):
 
     def endpoint(self, service: str) -> Endpoint:
         if service not in self._forwards:
+            if self._services is None:
+                self.setup()
             port = self.catalog.service(service).port
-            proc = subprocess.Popen(port_forward_cmd(self.context, self.namespace, service, port),
+            cmd = port_forward_cmd(self.context, self.namespace, service, port,
+                                   self._host_listeners.get(service))
+            proc = subprocess.Popen(cmd,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             local = self._await_forward(proc, service)
             self._forwards[service] = (proc, local)

@@ -32,7 +32,7 @@ from conformance.targets.compose import CMD_TIMEOUT_S, COMPOSE_FILE, ComposeTarg
 def port_vars() -> dict[str, str]:
     """The env variable that sets each catalog service's published host port (the naming
     rule of infra/env/.env.shared.example: <SERVICE>_HOST_PORT)."""
-    return {name: f"{name.upper()}_HOST_PORT" for name in load_catalog().services}
+    return {svc.name: svc.host_port_var for svc in load_catalog().services.values()}
 
 
 # published ports of services outside the catalog (the optional Jaeger of profile `tracing`)

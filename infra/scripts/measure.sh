@@ -13,7 +13,9 @@ cd "$root"
 project="${SOMA_MEASURE_PROJECT:-soma-measure-$$}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export COMPOSE_PROJECT_NAME=$project
-for v in POSTGRES KAFKA REDIS OPA VAULT PROMETHEUS GRAFANA ETCD OPENFGA; do export "${v}_HOST_PORT=$(free_port)"; done
+# one free host port per catalog service (<SERVICE>_HOST_PORT), the list read from the catalog
+port_vars=$(python3 -m conformance.cli services --host-port-vars)
+for v in $port_vars; do export "$v=$(free_port)"; done
 elapsed() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$2"; }
 compose=(docker compose --env-file infra/env/.env.shared -f infra/docker/shared-infra.compose.yaml)
 watcher=""

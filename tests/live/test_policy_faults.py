@@ -11,7 +11,6 @@ repo's own bundle on the same kind of spare OPA must pass them all.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 import time
@@ -27,7 +26,7 @@ from conformance.errors import TargetError
 from conformance.faults.engine import _opa_bundle, judge
 from conformance.faults.model import Fault, from_folders
 from conformance.faults.runner import SuiteRun, run_suite
-from conformance.policy_revision import revision
+from conformance.opa_bundle import opa_build
 from conformance.resources import REPO_ROOT
 from conformance.targets.base import TargetOptions
 from conformance.targets.compose import ComposeTarget
@@ -110,9 +109,7 @@ def test_control_repo_bundle_passes_every_policy_contract(spare_opa: Callable[[P
     """Without a fault, the same spare-OPA setup passes: failures below are the faults' doing."""
     out = tmp_path / "repo.tar.gz"
     src = REPO_ROOT / "policies/bundle"
-    opa = shutil.which("opa") or str(Path.home() / ".cache/soma-infra/bin/opa")
-    subprocess.run([opa, "build", "--bundle", str(src), "--ignore", "*_test.rego",
-                    "--revision", revision(src), "-o", str(out)], check=True, timeout=120)
+    opa_build(src, out)
     run = _suite(spare_opa(out), POLICY_CONTRACTS, tmp_path)
     bad = {n: (o, run.messages[n][:200]) for n, o in run.outcomes.items() if o != "passed"}
     print(f"\ncontrol: {len(run.outcomes)} policy/tenancy tests passed against the repo bundle "

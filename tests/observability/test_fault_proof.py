@@ -240,8 +240,13 @@ def test_scrape_job_removed_fails_targets_naming_the_job(stack: Stack) -> None:
 
 
 def test_misspelled_metric_fails_dashboards_naming_dashboard_and_panel(stack: Stack) -> None:
+    from conformance.catalog import load
+    from conformance.faults.engine import suite_env
+    from conformance.faults.model import parse_fault
+
     spec = fault("dashboard-misspelled-metric")
-    code, out = stack.run_contract("dashboards_show_data", env=dict(spec["env"]))
+    env = suite_env(parse_fault(spec, FAULTS / "dashboard-misspelled-metric/fault.yaml", load()), stack.work)
+    code, out = stack.run_contract("dashboards_show_data", env=env)
     assert code != 0 and spec["reason"] in out and "returned no series" in out, out
     code, out = stack.run_contract("dashboards_show_data")  # and the real dashboards pass
     assert code == 0, out

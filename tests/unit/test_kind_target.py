@@ -27,13 +27,28 @@ def test_port_forward_random_local_port() -> None:
 
 
 def test_port_forward_kafka_on_its_advertised_host_port() -> None:
-    cmd = kind.port_forward_cmd("kind-soma", "soma-infra", "kafka", 9092)
+    cmd = kind.port_forward_cmd("kind-soma", "soma-infra", "kafka", 9092, 29092)
     assert "29092:29092" in cmd and ":9092" not in cmd
 
 
-def test_kafka_host_listener_matches_chart_dev_overlay() -> None:
+def test_host_listener_port_read_from_the_live_services() -> None:
+    """The chart's Kafka Service carries the host listener as port `host` (dev overlay);
+    the target reads the port there instead of keeping a copy of values-dev.yaml."""
+    services = {"items": [
+        {"metadata": {"name": "kafka"}, "spec": {"ports": [
+            {"name": "kafka", "port": 9092}, {"name": "metrics", "port": 9404}, {"name": "host", "port": 29092}]}},
+        {"metadata": {"name": "redis"}, "spec": {"ports": [{"name": "redis", "port": 6379}]}},
+        {"metadata": {"name": "headless"}, "spec": {}},
+    ]}
+    assert kind.host_listeners(services) == {"kafka": 29092}
+    assert kind.host_listeners({"items": []}) == {}
+
+
+def test_chart_names_the_kafka_host_listener_port_as_the_target_expects() -> None:
+    template = (CHART / "templates" / "kafka.yaml").read_text(encoding="utf-8")
+    assert f"{{name: {kind.HOST_LISTENER_PORT_NAME}, port: {{{{ $v.hostListener.port }}}}" in template
     dev = yaml.safe_load((CHART / "values-dev.yaml").read_text(encoding="utf-8"))
-    assert dev["kafka"]["hostListener"] == {"enabled": True, "port": kind.HOST_LISTENERS["kafka"]}
+    assert dev["kafka"]["hostListener"]["enabled"] is True
 
 
 def test_parse_forward_line() -> None:
