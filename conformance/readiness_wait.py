@@ -32,7 +32,7 @@ def wait_ready(target: Target, deadline_s: float) -> str:
     pending: dict[str, tuple[str, int]] = {}
     for name in target.catalog.services:
         try:
-            if target.deployed(name):
+            if target.judged(name):
                 ep = target.endpoint(name)
                 pending[name] = (ep.host, ep.port)
         except TargetError:

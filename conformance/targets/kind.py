@@ -32,16 +32,17 @@ from typing import Any
 
 from conformance.errors import TargetError
 from conformance.probes import inside as inside_probe
+from conformance.process import completed, run
 from conformance.targets.base import (
     Credentials,
     Endpoint,
     InsideCheck,
     InsideResult,
+    KubernetesAccess,
     Target,
     decode_results,
     encode_checks,
 )
-from conformance.targets.compose import run
 
 FORWARD_RE = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
 CREDENTIALS_SECRET = "soma-infra-dev-credentials"
@@ -184,6 +185,10 @@ class KindTarget(Target):
         self._forwards: dict[str, tuple[subprocess.Popen[str], int]] = {}
         self._services: set[str] | None = None
 
+    def kubernetes(self) -> KubernetesAccess:
+        """This target is a namespace of a Kubernetes cluster: its API is the one contracts read."""
+        return self
+
     @property
     def environment(self) -> str:
         """The kube context (plus the namespace when it is not the chart's default)."""
@@ -211,7 +216,7 @@ class KindTarget(Target):
     def deployed(self, service: str) -> bool:
         if self._services is None:
             self.setup()
-        return service in (self._services or set()) or self.catalog.service(service).required
+        return service in (self._services or set())
 
     def endpoint(self, service: str) -> Endpoint:
         if service not in self._forwards:
@@ -280,8 +285,9 @@ class KindTarget(Target):
 
     def podsecurity_dry_run(self, pod: dict[str, Any]) -> tuple[bool, str]:
         """(admitted, detail) for a server-side dry-run create of `pod` in the namespace."""
-        proc = subprocess.run(dry_run_create_cmd(self.context, self.namespace), input=json.dumps(pod),
-                              capture_output=True, text=True, timeout=60, check=False)
+        proc = completed(dry_run_create_cmd(self.context, self.namespace), 60,
+                         f"kubectl create --dry-run=server ({self.context}/{self.namespace})",
+                         stdin=json.dumps(pod))
         if proc.returncode == 0:
             return True, proc.stdout.strip()
         reason = parse_podsecurity_rejection(proc.stderr)

@@ -11,6 +11,7 @@ import yaml
 
 from conformance import catalog
 from conformance.targets import kind
+from conformance.targets.base import TargetOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "infra" / "helm" / "soma-infra"
@@ -155,3 +156,13 @@ def test_security_probe_waits_for_the_policies() -> None:
     cmd = settled["spec"]["containers"][0]["command"]
     assert cmd[:2] == ["sh", "-c"] and cmd[2].startswith(f"sleep {kind.POLICY_SETTLE_S};")
     assert cmd[3:] == ["print(1)", "[]"]
+
+
+def test_deployed_is_what_the_namespace_has_and_capabilities_say_kubernetes() -> None:
+    """A required service missing from the namespace is not deployed (its contracts fail
+    through `judged`, they do not skip); the kind target offers its Kubernetes API."""
+    target = kind.KindTarget(catalog.load(), TargetOptions())
+    target._services = {"redis"}
+    assert target.deployed("redis") and not target.deployed("postgres")
+    assert target.judged("postgres"), "a required service is judged even when it is missing"
+    assert target.kubernetes() is target and target.docker_project() is None
