@@ -15,9 +15,8 @@ from typing import Any
 
 from conformance import catalog as catalog_mod
 from conformance import endpoints as endpoints_mod
-from conformance.errors import TargetError, UsageError
+from conformance.errors import USAGE_EXIT, TargetError, UsageError
 
-USAGE_EXIT = 4
 VAULT_TOKEN_VAR = "SOMA_VAULT_TOKEN"
 
 TEMPLATE = """\

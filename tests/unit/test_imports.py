@@ -100,3 +100,21 @@ def test_module_imports_alone_in_a_fresh_interpreter(name: str) -> None:
     proc = subprocess.run([sys.executable, "-c", f"import {name}"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_every_registered_target_loads_as_the_class_of_its_name() -> None:
+    from conformance.targets import BACKENDS, TARGET_NAMES, target_class
+    from conformance.targets.base import Target
+
+    assert tuple(BACKENDS) == TARGET_NAMES
+    for name in TARGET_NAMES:
+        cls = target_class(name)
+        assert issubclass(cls, Target) and cls.name == name
+
+
+def test_an_unknown_target_is_the_one_line_usage_error() -> None:
+    from conformance.errors import UsageError
+    from conformance.targets import target_class
+
+    with pytest.raises(UsageError, match=r"^--target: invalid choice 'nonsense' \(choose from testcontainers, "):
+        target_class("nonsense")
