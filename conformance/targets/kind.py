@@ -26,6 +26,7 @@ import base64
 import json
 import re
 import secrets
+import selectors
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,12 @@ from conformance.targets.base import (
     decode_results,
     encode_checks,
 )
+from conformance.waiting import WaitTimeout, wait_until
 
 FORWARD_RE = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
 CREDENTIALS_SECRET = "soma-infra-dev-credentials"
 PORT_FORWARD_TIMEOUT_S = 15.0
+FORWARD_READ_S = 0.5  # each look for kubectl's output waits this long at most
 # service -> the port the chart's dev overlay advertises as 127.0.0.1:<port> (values-dev.yaml
 # kafka.hostListener); forwarded as <port>:<port>
 HOST_LISTENERS = {"kafka": 29092}
@@ -228,25 +231,32 @@ class KindTarget(Target):
         return Endpoint(service, "127.0.0.1", self._forwards[service][1])
 
     def _await_forward(self, proc: subprocess.Popen[str], service: str) -> int:
-        import selectors
-        import time
-
-        assert proc.stdout is not None
-        deadline = time.monotonic() + PORT_FORWARD_TIMEOUT_S
+        """The local port of kubectl's 'Forwarding from' line (select waits for output, so
+        the poll itself does not sleep); kubectl ending first is the same failure."""
+        out = proc.stdout
+        assert out is not None
         sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                break
-            line = proc.stdout.readline()
+        sel.register(out, selectors.EVENT_READ)
+
+        def forwarded() -> int | None:
+            if not sel.select(timeout=FORWARD_READ_S):
+                return None
+            line = out.readline()
             if not line:
-                break
-            port = parse_forward_line(line)
-            if port is not None:
-                return port
-        proc.kill()
-        raise TargetError(f"{service}: kubectl port-forward did not start within "
-                          f"{PORT_FORWARD_TIMEOUT_S:.0f}s")
+                raise EOFError("kubectl port-forward ended")
+            return parse_forward_line(line)
+
+        try:
+            port = wait_until(forwarded, timeout=PORT_FORWARD_TIMEOUT_S, interval=0.0,
+                              what=f"kubectl port-forward of {service}")
+        except (WaitTimeout, EOFError):
+            proc.kill()
+            raise TargetError(f"{service}: kubectl port-forward did not start within "
+                              f"{PORT_FORWARD_TIMEOUT_S:.0f}s") from None
+        finally:
+            sel.close()
+        assert port is not None  # wait_until returns only a truthy answer
+        return port
 
     def credentials(self) -> Credentials:
         data = decode_secret(json.loads(self._kubectl("get", "secret", CREDENTIALS_SECRET, "-o", "json")))
