@@ -357,6 +357,8 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     """A broken contract is reported as its one-line cause, not a client-library traceback."""
     if item.get_closest_marker("contract") is None:
         return (yield)
+    # imported here, not at the top: the plugin loads into every pytest run of the
+    # environment, and the client module pulls in httpx (not a cycle: tests/unit/test_imports.py)
     from conformance.probes.clients import ContractFailure
 
     try:

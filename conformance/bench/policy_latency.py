@@ -25,7 +25,7 @@ import statistics
 import sys
 
 from conformance import catalog as catalog_mod
-from conformance.bench.load import LoadError, Run, closed_loop, post_bytes, sequential
+from conformance.bench.load import Conn, LoadError, Run, closed_loop, post_bytes, sequential
 from conformance.bench.spare_opa import SpareError, live_cpu_limit, spare_opa
 from conformance.errors import TargetError, UsageError
 from conformance.identity.tokens import DevIssuer, IssuerError
@@ -49,8 +49,6 @@ def line(label: str, run: Run) -> str:
 
 def eval_times(host: str, port: int, path: str, body: object, n: int) -> list[float]:
     """OPA's evaluation time (µs) of n decisions, from ?metrics=true, sorted."""
-    from conformance.bench.load import Conn
-
     request = post_bytes(host, port, f"{path}?metrics=true", body)
     conn = Conn(host, port)
     try:
