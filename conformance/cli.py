@@ -23,7 +23,7 @@ from pathlib import Path
 
 from conformance import __version__, endpoints_cli, stability
 from conformance import catalog as catalog_mod
-from conformance.errors import UsageError
+from conformance.errors import USAGE_EXIT, UsageError
 from conformance.report import cli as report_cli
 
 Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[ns.command][1](ns)
     except UsageError as exc:
         print(f"soma-conformance: error: {exc}", file=sys.stderr)
-        return 2
+        return USAGE_EXIT
 
 
 if __name__ == "__main__":

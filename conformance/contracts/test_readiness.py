@@ -84,13 +84,12 @@ def test_grafana_health(soma_endpoint: Get, soma_catalog: Catalog) -> None:
 
 @pytest.mark.contract("readiness.kubernetes")
 def test_pods_ready_services_routable(soma_target: Target, soma_evidence: Callable[..., None]) -> None:
-    from conformance.targets.kind import KindTarget
-
-    if not isinstance(soma_target, KindTarget):
+    kube = soma_target.kubernetes()
+    if kube is None:
         pytest.skip(f"pods and Services exist only on a Kubernetes target (--target=kind), "
                     f"not {soma_target.name!r}")
-    unready, unroutable = soma_target.workload_state()
-    soma_evidence(probed=f"pods and EndpointSlices of namespace {soma_target.namespace}",
+    unready, unroutable = kube.workload_state()
+    soma_evidence(probed=f"pods and EndpointSlices of namespace {kube.namespace}",
                   answer="; ".join(unready + unroutable) or "every pod Ready, every Service has ready endpoints")
     if unready or unroutable:
         raise ContractFailure("; ".join(unready + unroutable))

@@ -10,15 +10,19 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import yaml
 
-from conformance.faults.model import FOLDER_REF, Fault, FaultDumper, edited_folder
+from conformance.faults.model import FOLDER_REF, Fault, FaultDumper, OverrideList, edited_folder
 from conformance.faults.runner import SuiteRun, run_suite
+from conformance.opa_bundle import opa_build
 from conformance.resources import REPO_ROOT
 from conformance.targets.compose import ComposeTarget
+from conformance.waiting import WaitTimeout, wait_until
 
 CMD_TIMEOUT_S = 240
 
@@ -80,8 +84,6 @@ def suite_env(fault: Fault, scratch: Path) -> dict[str, str]:
 
 
 def _opa_bundle(fault: Fault, work: Path) -> Path:
-    from conformance.opa_bundle import opa_build
-
     src = _edited_copy(fault, work / "bundle")
     out = work / "soma.tar.gz"
     opa_build(src, out)
@@ -136,7 +138,6 @@ class FaultEngine:
         elif fault.kind == "opa-bundle":
             bundle = _opa_bundle(fault, scratch)
             opa_cfg = REPO_ROOT / "infra/config/opa/opa.yaml"
-            from conformance.faults.model import OverrideList
             override = self._override_file(fault, {"services": {"opa": {"volumes": OverrideList([
                 f"{bundle}:/bundle/soma.tar.gz:ro", f"{opa_cfg}:/config/opa.yaml:ro"])}}})
             _compose(self.target, "up", "-d", "--no-deps", "--wait", "opa", files=[override])
@@ -145,7 +146,6 @@ class FaultEngine:
             for path in conf.rglob("*"):
                 path.chmod(0o755 if path.is_dir() else 0o644)
             conf.chmod(0o755)
-            from conformance.faults.model import OverrideList
             override = self._override_file(fault, {"services": {"prometheus": {"volumes": OverrideList([
                 "prometheus-data:/prometheus", f"{conf}:/etc/prometheus:ro"])}}})
             _compose(self.target, "up", "-d", "--no-deps", "--wait", "prometheus", files=[override])
@@ -161,10 +161,6 @@ class FaultEngine:
         alert_want = fault.settle.get("prometheus_alert")
         if not target_want and not alert_want:
             return
-        import time
-
-        import httpx
-
         ep = self.target.endpoint("prometheus")
         want: dict[str, object] = dict(target_want or alert_want or {})
         path, key = ("/api/v1/targets", "activeTargets") if target_want else ("/api/v1/alerts", "alerts")
@@ -177,16 +173,16 @@ class FaultEngine:
                     return False
             return True
 
-        deadline = time.monotonic() + float(fault.settle.get("timeout_s", 40))
-        while time.monotonic() < deadline:
-            try:
-                items = httpx.get(ep.url(path), timeout=5).json()["data"][key]
-                if any(matches(i) for i in items):
-                    return
-            except (httpx.HTTPError, KeyError, ValueError):
-                pass
-            time.sleep(2)
-        raise RuntimeError(f"fault {fault.name}: Prometheus never showed {want} within the settle time")
+        def shown() -> bool:
+            items = httpx.get(ep.url(path), timeout=5).json()["data"][key]
+            return any(matches(i) for i in items)
+
+        try:
+            wait_until(shown, timeout=float(fault.settle.get("timeout_s", 40)), interval=2,
+                       retry_on=(httpx.HTTPError, KeyError, ValueError),
+                       what=f"fault {fault.name}: Prometheus showing {want}")
+        except WaitTimeout:
+            raise RuntimeError(f"fault {fault.name}: Prometheus never showed {want} within the settle time") from None
 
     def restore(self, fault: Fault) -> None:
         implied = {"opa-bundle": ["opa"], "prometheus-config": ["prometheus"]}
@@ -207,8 +203,6 @@ class FaultEngine:
         return args
 
     def run(self, fault: Fault) -> Verdict:
-        import time
-
         t0 = time.monotonic()
         scratch = Path(tempfile.mkdtemp(prefix=f"fault-{fault.name}-", dir=self.work))
         scratch.chmod(0o755)

@@ -27,6 +27,7 @@ import base64
 import json
 import re
 import secrets
+import selectors
 import subprocess
 import tempfile
 from pathlib import Path
@@ -34,20 +35,23 @@ from typing import Any
 
 from conformance.errors import TargetError
 from conformance.probes import inside as inside_probe
+from conformance.process import completed, run
 from conformance.targets.base import (
     Credentials,
     Endpoint,
     InsideCheck,
     InsideResult,
+    KubernetesAccess,
     Target,
     decode_results,
     encode_checks,
 )
-from conformance.targets.compose import run
+from conformance.waiting import WaitTimeout, wait_until
 
 FORWARD_RE = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
 CREDENTIALS_SECRET = "soma-infra-dev-credentials"
 PORT_FORWARD_TIMEOUT_S = 15.0
+FORWARD_READ_S = 0.5  # each look for kubectl's output waits this long at most
 # the Service port the chart names for a listener advertised as 127.0.0.1:<port>
 # (templates/kafka.yaml, values kafka.hostListener); forwarded as <port>:<port>
 HOST_LISTENER_PORT_NAME = "host"
@@ -217,6 +221,10 @@ class KindTarget(Target):
         self._services: set[str] | None = None
         self._host_listeners: dict[str, int] = {}
 
+    def kubernetes(self) -> KubernetesAccess:
+        """This target is a namespace of a Kubernetes cluster: its API is the one contracts read."""
+        return self
+
     @property
     def environment(self) -> str:
         """The kube context (plus the namespace when it is not the chart's default)."""
@@ -245,7 +253,7 @@ class KindTarget(Target):
     def deployed(self, service: str) -> bool:
         if self._services is None:
             self.setup()
-        return service in (self._services or set()) or self.catalog.service(service).required
+        return service in (self._services or set())
 
     def endpoint(self, service: str) -> Endpoint:
         if service not in self._forwards:
@@ -261,25 +269,32 @@ class KindTarget(Target):
         return Endpoint(service, "127.0.0.1", self._forwards[service][1])
 
     def _await_forward(self, proc: subprocess.Popen[str], service: str) -> int:
-        import selectors
-        import time
-
-        assert proc.stdout is not None
-        deadline = time.monotonic() + PORT_FORWARD_TIMEOUT_S
+        """The local port of kubectl's 'Forwarding from' line (select waits for output, so
+        the poll itself does not sleep); kubectl ending first is the same failure."""
+        out = proc.stdout
+        assert out is not None
         sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                break
-            line = proc.stdout.readline()
+        sel.register(out, selectors.EVENT_READ)
+
+        def forwarded() -> int | None:
+            if not sel.select(timeout=FORWARD_READ_S):
+                return None
+            line = out.readline()
             if not line:
-                break
-            port = parse_forward_line(line)
-            if port is not None:
-                return port
-        proc.kill()
-        raise TargetError(f"{service}: kubectl port-forward did not start within "
-                          f"{PORT_FORWARD_TIMEOUT_S:.0f}s")
+                raise EOFError("kubectl port-forward ended")
+            return parse_forward_line(line)
+
+        try:
+            port = wait_until(forwarded, timeout=PORT_FORWARD_TIMEOUT_S, interval=0.0,
+                              what=f"kubectl port-forward of {service}")
+        except (WaitTimeout, EOFError):
+            proc.kill()
+            raise TargetError(f"{service}: kubectl port-forward did not start within "
+                              f"{PORT_FORWARD_TIMEOUT_S:.0f}s") from None
+        finally:
+            sel.close()
+        assert port is not None  # wait_until returns only a truthy answer
+        return port
 
     def credentials(self) -> Credentials:
         data = decode_secret(json.loads(self._kubectl("get", "secret", CREDENTIALS_SECRET, "-o", "json")))
@@ -343,8 +358,9 @@ class KindTarget(Target):
 
     def podsecurity_dry_run(self, pod: dict[str, Any]) -> tuple[bool, str]:
         """(admitted, detail) for a server-side dry-run create of `pod` in the namespace."""
-        proc = subprocess.run(dry_run_create_cmd(self.context, self.namespace), input=json.dumps(pod),
-                              capture_output=True, text=True, timeout=60, check=False)
+        proc = completed(dry_run_create_cmd(self.context, self.namespace), 60,
+                         f"kubectl create --dry-run=server ({self.context}/{self.namespace})",
+                         stdin=json.dumps(pod))
         if proc.returncode == 0:
             return True, proc.stdout.strip()
         reason = parse_podsecurity_rejection(proc.stderr)

@@ -11,6 +11,7 @@ import yaml
 
 from conformance import catalog
 from conformance.targets import kind
+from conformance.targets.base import TargetOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "infra" / "helm" / "soma-infra"
@@ -185,3 +186,13 @@ def test_canary_pod_is_restricted_and_selected_by_no_allow_policy() -> None:
     assert str(kind.CANARY_PORT) in container["command"]
     ports = {s.port for s in catalog.load().services.values()}
     assert kind.CANARY_PORT not in ports
+
+
+def test_deployed_is_what_the_namespace_has_and_capabilities_say_kubernetes() -> None:
+    """A required service missing from the namespace is not deployed (its contracts fail
+    through `judged`, they do not skip); the kind target offers its Kubernetes API."""
+    target = kind.KindTarget(catalog.load(), TargetOptions())
+    target._services = {"redis"}
+    assert target.deployed("redis") and not target.deployed("postgres")
+    assert target.judged("postgres"), "a required service is judged even when it is missing"
+    assert target.kubernetes() is target and target.docker_project() is None
