@@ -6,8 +6,7 @@
 # run never leaves or caches a half binary.
 # Usage: go-tools.sh [tool ...]   (default: every tool below)
 . "$(dirname "$0")/lib.sh"
-mkdir -p "$bin"
-export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+go_env
 
 # name  module@version  package-to-build   (wrapper modules are used for every tool so
 # that a `replace` or `exclude` in the tool's own go.mod never blocks the build)

@@ -14,8 +14,7 @@
 # at a time (flock); a second run skips whatever is stamped.
 # Usage: kind-tools.sh [tool ...]   (default: all)
 . "$(dirname "$0")/lib.sh"
-mkdir -p "$bin"
-export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+go_env
 
 declare -A MOD PKG
 MOD[crictl]="sigs.k8s.io/cri-tools@$CRI_TOOLS_VERSION";                PKG[crictl]="sigs.k8s.io/cri-tools/cmd/crictl"

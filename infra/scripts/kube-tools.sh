@@ -11,8 +11,7 @@
 # (v1.33.13 -> v0.33.13), read from the kubernetes go.mod itself.
 # Usage: kube-tools.sh            (builds every binary below if not cached)
 . "$(dirname "$0")/lib.sh"
-mkdir -p "$bin"
-export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+go_env
 
 ver=${KUBE_VERSION:?KUBE_VERSION missing from versions.env}
 mod="k8s.io/kubernetes@$ver"

@@ -16,6 +16,13 @@ prog=$(basename "$0" .sh)
 
 die() { echo "$prog: $*" >&2; exit 1; }
 
+# go_env: the Go builds of the tool scripts: the local toolchain only (nothing downloaded
+# behind our back), no VCS stamping, static binaries, into $bin
+go_env() {
+  mkdir -p "$bin"
+  export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+}
+
 # need_opa: set `opa` to the OPA binary ($OPA, else on PATH, else the cache's, built if missing)
 need_opa() {
   opa=${OPA:-$(command -v opa || echo "$bin/opa")}
