@@ -149,7 +149,8 @@ step() {
     return "$rc"
   fi
   local out log mark
-  mark=$(mktemp -u "${TMPDIR:-/tmp}/soma-step.XXXXXX")
+  mark=$(mktemp -u "${TMPDIR:-/tmp}/soma-step.XXXXXX")   # made by the first inner step
+  _tmpdirs+=("$mark")
   if [ "$depth" -eq 0 ]; then
     local dir=${SOMA_LOG_DIR:-$cache/logs} slug
     slug=$(printf '%s' "$name" | tr -cs 'A-Za-z0-9._' '-' | tr '[:upper:]' '[:lower:]' | sed 's/^-*//; s/-*$//' | cut -c1-60)
@@ -190,7 +191,8 @@ step() {
 # _step_run DEPTH MARK FD CMD...: CMD as the body of a step, in the step's subshell
 _step_run() {
   export SOMA_STEP_DEPTH=$(($1 + 1)) SOMA_STEP_MARK=$2 SOMA_STEP_FD=$3
-  export NO_COLOR=1 COMPOSE_ANSI=never DOCKER_CLI_HINTS=false
+  # quiet: the log is for reading, so no colours, no progress animations, no CLI hints
+  [ "${SOMA_VERBOSE:-0}" != 0 ] || export NO_COLOR=1 COMPOSE_ANSI=never DOCKER_CLI_HINTS=false
   shift 3
   _tmpdirs=(); _exit_cmds=()
   trap _on_exit_run EXIT
