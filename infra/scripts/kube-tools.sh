@@ -53,7 +53,8 @@ kube_build() {
 }
 
 work=""; tmpdir work
+start=$SECONDS
 step "go build Kubernetes $ver (${#cmds[@]} programs)" kube_build "$work"
 for c in "${cmds[@]}"; do put "$work/out/$c" "$bin/$c"; done
 stamp "$stamp" "$want"
-echo "kube-tools: built ${cmds[*]} $ver -> $bin"
+echo "kube-tools: built ${cmds[*]} $ver in $((SECONDS - start))s -> $bin"
