@@ -16,6 +16,11 @@ COMPOSE     := docker compose --env-file $(ENV_FILE) $(UPSTREAM_ENV) -f $(COMPOS
 REPORT_DIR  ?= reports
 PYTEST      := $(PYTHON) -m pytest
 TEST_STEPS  :=
+# Set-up steps print one line each (`==> build images ... ok (12s)`); what the tools print
+# goes to a log in $(SOMA_CACHE)/logs, whose path and last lines are shown if a step fails.
+# `make <target> VERBOSE=1` (or SOMA_VERBOSE=1) prints everything as it comes.
+export SOMA_VERBOSE ?= $(VERBOSE)
+STEP        := bash infra/scripts/step.sh
 
 include $(sort $(wildcard mk/*.mk))
 
@@ -25,10 +30,11 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 deps: ## install the suite and its dev tools (pip, editable)
-	@$(PYTHON) -m pip install -q --root-user-action=ignore --disable-pip-version-check -e '.[dev]'
+	@$(STEP) "python packages (pip install -e .[dev])" \
+	  $(PYTHON) -m pip install -q --root-user-action=ignore --disable-pip-version-check -e '.[dev]'
 
 docker: ## install/start the Docker engine and Compose v2 if missing
-	@bash infra/scripts/ensure-docker.sh
+	@$(STEP) "docker engine and compose" bash infra/scripts/ensure-docker.sh
 
 $(ENV_FILE):
 	@cp $(ENV_EXAMPLE) $(ENV_FILE) && echo "env: created $(ENV_FILE) from the example"
@@ -36,14 +42,14 @@ $(ENV_FILE):
 env: $(ENV_FILE)
 
 images: docker ## build every offline image from package registries (cached)
-	@bash infra/scripts/build-images.sh
+	@$(STEP) "build images" bash infra/scripts/build-images.sh
 
 bundle: ## build the OPA bundle from policies/bundle (content-hash revision)
-	@bash infra/scripts/opa-bundle.sh
+	@$(STEP) "OPA bundle" bash infra/scripts/opa-bundle.sh
 
 up: docker env bundle ## install what is missing, build images, start the stack, wait until healthy
-	@$(if $(UPSTREAM_ENV),true,bash infra/scripts/build-images.sh)
-	@$(COMPOSE) up -d --wait --remove-orphans
+	@$(if $(UPSTREAM_ENV),true,$(STEP) "build images" bash infra/scripts/build-images.sh)
+	@$(STEP) "start the stack (compose up --wait)" $(COMPOSE) up -d --wait --remove-orphans
 	@$(MAKE) --no-print-directory status
 
 down: ## stop the stack (volumes kept; `make down V=1` removes them)
@@ -58,9 +64,10 @@ logs: ## follow the stack's logs
 conformance: deps up ## all set-up, then the full suite against the stack, with the report
 	@$(PYTEST) --pyargs conformance --target=compose --report-dir=$(REPORT_DIR) -p no:cacheprovider
 
-lint: deps ## ruff and mypy --strict
+lint: deps ## ruff, mypy --strict and shellcheck
 	@$(PYTHON) -m ruff check conformance tests
 	@$(PYTHON) -m mypy
+	@PYTHON=$(PYTHON) bash infra/scripts/shellcheck.sh
 
 test-unit: deps ## the suite's own unit tests (no Docker needed)
 	@$(PYTEST) tests/unit -q
