@@ -53,14 +53,18 @@ up() {
   kubectl config use-context "$context" >/dev/null
   local images=() missing=() i
   # the chart's images, plus the suite's in-network probe (pods the kind target starts)
-  mapfile -t images < <(chart_images; echo soma-infra/probe:local)
+  # the chart renders only with its synced files (catalog, config, bundle): a fresh clone has none
+  bash "$here/helm-files.sh" >/dev/null
+  local rendered
+  rendered=$(chart_images) || { log "helm template of the chart failed (above)"; exit 1; }
+  [ -n "$rendered" ] || { log "helm template rendered no image"; exit 1; }
+  mapfile -t images < <(echo "$rendered"; echo soma-infra/probe:local)
   for i in "${images[@]}"; do
     docker image inspect "$i" >/dev/null 2>&1 || missing+=("$i")
   done
   [ ${#missing[@]} -eq 0 ] || { log "images missing (run make images): ${missing[*]}"; exit 1; }
   log "loading ${#images[@]} images into the node (present ones are skipped)"
   kind_ load docker-image --name "$cluster" "${images[@]}" >/dev/null
-  bash "$here/helm-files.sh" >/dev/null
   log "installing the chart (helm upgrade --install)"
   helm upgrade --install soma-infra "$chart" --kube-context "$context" \
     -f "$chart/values-dev.yaml" -f "$root/infra/kind/values-kind.yaml" \
