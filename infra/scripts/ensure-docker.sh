@@ -16,8 +16,11 @@ if ! command -v dockerd >/dev/null 2>&1; then step "install Debian's docker.io" 
 
 if ! timeout 10 docker info >/dev/null 2>&1; then
   echo "ensure-docker: starting dockerd (log: $log)"
-  # the daemon outlives this script: it must not hold a step's output open
-  if [ -n "${SOMA_STEP_FD:-}" ]; then nohup dockerd >"$log" 2>&1 {SOMA_STEP_FD}>&- & else nohup dockerd >"$log" 2>&1 & fi
+  # the daemon outlives this script: it must not hold a step's output open, and it runs in
+  # its own session, so stopping the make that started it (Ctrl-C, a CI timeout killing the
+  # process group) does not take the engine and every container down with it
+  if [ -n "${SOMA_STEP_FD:-}" ]; then setsid nohup dockerd >"$log" 2>&1 {SOMA_STEP_FD}>&- &
+  else setsid nohup dockerd >"$log" 2>&1 & fi
   for _ in $(seq 1 60); do
     timeout 5 docker info >/dev/null 2>&1 && break
     sleep 1
