@@ -14,7 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "infra" / "helm" / "soma-infra"
-CATALOG = ROOT / "conformance" / "catalog.yaml"
+CATALOG = ROOT / "infra" / "contracts" / "catalog.yaml"
 POSTURE = ROOT / "policies" / "posture"
 FAULTS = ROOT / "fixtures" / "faults"
 OVERLAYS = ("dev", "staging", "prod")
