@@ -34,11 +34,33 @@ CONTRACT_SERVICES = sorted(load().services)
 
 
 @pytest.fixture(scope="module")
-def unlabelled_reach(soma_target: Target) -> dict[str, InsideResult]:
-    """Every deployed contract service probed from one pod with no client label."""
+def unlabelled_probe(soma_target: Target) -> tuple[dict[str, InsideResult], InsideResult]:
+    """Every deployed contract service, and a canary pod that no allow policy selects,
+    probed from one pod with no client label."""
     target = kind_target(soma_target)
     deployed = [s for s in CONTRACT_SERVICES if target.deployed(s)]
-    return {r.service: r for r in target.reach(deployed, labels=[])}
+    services, canary = target.reach_with_canary(deployed)
+    return {r.service: r for r in services}, canary
+
+
+@pytest.fixture(scope="module")
+def unlabelled_reach(unlabelled_probe: tuple[dict[str, InsideResult], InsideResult]) -> dict[str, InsideResult]:
+    return unlabelled_probe[0]
+
+
+@pytest.mark.contract("security.networkpolicy")
+def test_default_deny_isolates_unlisted_pods(soma_target: Target,
+                                             unlabelled_probe: tuple[dict[str, InsideResult], InsideResult],
+                                             soma_evidence: Callable[..., None]) -> None:
+    """The contract services are shut by their own allow-lists too; only a pod that no
+    allow policy selects shows whether the namespace's default-deny is there."""
+    target = kind_target(soma_target)
+    canary = unlabelled_probe[1]
+    soma_evidence(probed=f"a canary pod in {target.namespace} that no allow policy selects, from an "
+                         "unlabelled pod of the same namespace", answer=canary.detail)
+    if canary.ok:
+        raise ContractFailure(f"an unlabelled pod reached a pod that no NetworkPolicy admits in "
+                              f"{target.namespace} ({canary.detail}): default-deny missing")
 
 
 @pytest.mark.contract("security.networkpolicy")

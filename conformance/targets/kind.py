@@ -27,6 +27,7 @@ import json
 import re
 import secrets
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,25 @@ def probe_pod_overrides(pod: str, image: str, services: list[str], script: str,
             }],
         },
     }
+
+
+# the canary of the default-deny check: a pod that no allow policy selects, listening on a
+# port no contract uses; only the namespace's default-deny keeps other pods away from it
+CANARY_PORT = 18080
+CANARY_LABELS = {"app.kubernetes.io/name": "soma-conformance-canary"}
+
+
+def canary_pod(pod: str, image: str) -> dict[str, Any]:
+    """A restricted-compliant HTTP listener that no NetworkPolicy of the chart admits."""
+    spec = probe_pod_overrides(pod, image, [], "", "")
+    spec["kind"] = "Pod"
+    spec["metadata"]["labels"] = dict(CANARY_LABELS)
+    container = spec["spec"]["containers"][0]
+    container["name"] = "canary"
+    container["command"] = ["python3", "-m", "http.server", str(CANARY_PORT), "--bind", "0.0.0.0",
+                            "--directory", "/"]
+    container["readinessProbe"] = {"tcpSocket": {"port": CANARY_PORT}, "periodSeconds": 1}
+    return spec
 
 
 def probe_run_cmd(context: str, namespace: str, pod: str, image: str, overrides: dict[str, Any]) -> list[str]:
@@ -270,6 +290,31 @@ class KindTarget(Target):
         """Probe every service of `services` from ONE pod carrying the client labels of
         `labels` only (one pod instead of one per service: pods are the slow part)."""
         return self._run_probe(self.inside_checks(services), labels, POLICY_SETTLE_S)
+
+    def reach_with_canary(self, services: list[str]) -> tuple[list[InsideResult], InsideResult]:
+        """Probe `services` and a canary pod (one that no allow policy selects) from ONE pod
+        with no client label. Only the namespace's default-deny keeps the canary out of
+        reach: the contract services are also shut by their own allow-lists, so without
+        the canary a missing default-deny would go unnoticed."""
+        pod = f"soma-canary-{secrets.token_hex(3)}"
+        with tempfile.TemporaryDirectory(prefix="soma-canary-") as tmp:
+            manifest = Path(tmp) / "canary.json"
+            manifest.write_text(json.dumps(canary_pod(pod, self.options.probe_image)), encoding="utf-8")
+            run(kubectl(self.context, self.namespace, "create", "-f", str(manifest)), 60,
+                f"canary pod in {self.namespace}")
+        try:
+            run(kubectl(self.context, self.namespace, "wait", "--for=condition=Ready", f"pod/{pod}",
+                        "--timeout=90s"), 100, f"canary pod {pod} Ready")
+            ip = self._kubectl("get", "pod", pod, "-o", "jsonpath={.status.podIP}").strip()
+            if not ip:
+                raise TargetError(f"canary pod {pod} has no IP")
+            canary = InsideCheck("canary", ip, CANARY_PORT, "http", "/")
+            results = self._run_probe([*self.inside_checks(services), canary], [], POLICY_SETTLE_S)
+        finally:
+            subprocess.run(kubectl(self.context, self.namespace, "delete", "pod", pod, "--wait=false",
+                                   "--ignore-not-found"), capture_output=True, timeout=30, check=False)
+        by_service = {r.service: r for r in results}
+        return [r for r in results if r.service != "canary"], by_service["canary"]
 
     def workload_state(self) -> tuple[list[str], list[str]]:
         """(pods not Ready, Services without a ready endpoint) in the namespace."""

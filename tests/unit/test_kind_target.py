@@ -155,3 +155,18 @@ def test_security_probe_waits_for_the_policies() -> None:
     cmd = settled["spec"]["containers"][0]["command"]
     assert cmd[:2] == ["sh", "-c"] and cmd[2].startswith(f"sleep {kind.POLICY_SETTLE_S};")
     assert cmd[3:] == ["print(1)", "[]"]
+
+
+def test_canary_pod_is_restricted_and_selected_by_no_allow_policy() -> None:
+    """The default-deny check only means something if no allow policy of the chart selects
+    the canary: it carries no client, scraper or service label, and PodSecurity admits it."""
+    pod = kind.canary_pod("soma-canary-x", "img")
+    assert pod["kind"] == "Pod" and pod["metadata"]["labels"] == kind.CANARY_LABELS
+    assert not [k for k in pod["metadata"]["labels"] if k.startswith("soma.io/")]
+    spec = pod["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    container = spec["containers"][0]
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert str(kind.CANARY_PORT) in container["command"]
+    ports = {s.port for s in catalog.load().services.values()}
+    assert kind.CANARY_PORT not in ports
