@@ -6,7 +6,7 @@
 # Docker's layer cache makes a changed image cheap to rebuild.
 # Usage: build-images.sh [name ...]   (default: all)
 # Env: SOMA_IMAGE_PREFIX (default soma-infra), SOMA_BUILD_NO_CACHE=1 for a cold build,
-# SOMA_SUITE_SRC (the suite image's source, see prepare_conformance).
+# SOMA_SUITE_SRC (the source of the suite image `suite`, see prepare_suite).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -68,7 +68,7 @@ suite_inputs() {  # what the suite image is rebuilt for
     echo "$suite_src"
   fi
 }
-prepare_conformance() {
+prepare_suite() {
   echo "build-images: building the suite's wheelhouse from $suite_src" >&2
   # async-timeout: redis needs it on Python < 3.11.3, i.e. on Debian 12's 3.11.2 in the
   # image, while the host's newer Python does not pull it in
@@ -116,20 +116,20 @@ build() {
 
 want=("$@")
 named=$#
-[ ${#want[@]} -gt 0 ] || want=(postgres redis kafka opa vault prometheus postgres-exporter redis-exporter etcd probe conformance)
+[ ${#want[@]} -gt 0 ] || want=(postgres redis kafka opa vault prometheus postgres-exporter redis-exporter etcd probe suite)
 for name in "${want[@]}"; do
   case "$name" in
     opa)   bash "$here/go-tools.sh" opa; build opa "$cache/bin/opa" ;;
     etcd)  bash "$here/go-tools.sh" etcd etcdctl; build etcd "$cache/bin/etcd" "$cache/bin/etcdctl" ;;
     vault) build vault "$(bao_binary)" ;;
     # the suite itself, from its source (pip resolves its dependencies from PyPI)
-    conformance)
+    suite)
       if [ -n "$suite_src" ]; then
-        mapfile -t inputs < <(suite_inputs); build conformance "${inputs[@]}"
+        mapfile -t inputs < <(suite_inputs); build suite "${inputs[@]}"
       elif [ "$named" -gt 0 ]; then
         echo "build-images: the suite image needs SOMA_SUITE_SRC=<suite checkout or soma-conformance wheel>" >&2; exit 2
       else
-        echo "build-images: $prefix/conformance:local skipped (only helm test and Kind need it): set SOMA_SUITE_SRC=<suite checkout or wheel>" >&2
+        echo "build-images: $prefix/suite:local skipped (only helm test and Kind need it): set SOMA_SUITE_SRC=<suite checkout or wheel>" >&2
       fi ;;
     kafka) build kafka "$(kafka_libs)" ;;
     # optional (profile `tracing`), not in the default list: build-images.sh jaeger
