@@ -13,14 +13,16 @@ include $(sort $(wildcard mk/*.mk))
 .PHONY: deps conformance test test-unit test-suite lint
 
 deps: ## install the suite and its dev tools (pip, editable)
-	@$(PYTHON) -m pip install -q --root-user-action=ignore --disable-pip-version-check -e '.[dev]'
+	@$(STEP) "python packages (pip install -e .[dev])" \
+	  $(PYTHON) -m pip install -q --root-user-action=ignore --disable-pip-version-check -e '.[dev]'
 
 conformance: deps up ## all set-up, then the full suite against the stack, with the report
 	@$(PYTEST) --pyargs conformance --target=compose --report-dir=$(REPORT_DIR) -p no:cacheprovider
 
-lint: deps ## ruff and mypy --strict
+lint: deps ## ruff, mypy --strict and shellcheck
 	@$(PYTHON) -m ruff check conformance tests
 	@$(PYTHON) -m mypy
+	@PYTHON=$(PYTHON) bash infra/scripts/shellcheck.sh
 
 test-unit: deps ## the suite's own unit tests (no Docker needed)
 	@$(PYTEST) tests/unit -q

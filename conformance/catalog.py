@@ -20,6 +20,9 @@ from conformance.resources import data_path
 # carries it as package data at the same relative path (pyproject.toml, force-include).
 CATALOG_PATH = data_path("infra/contracts/catalog.yaml")
 AREAS = ("readiness", "dns", "identity", "policy", "tenancy", "observability", "security", "sizing")
+# services.<name>.health kinds: `http` is judged by conformance/health.py from the
+# declaration alone; the others are protocol checks with their own readiness tests
+HEALTH_KINDS = ("http", "sql", "ping", "kafka-metadata")
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,26 @@ class Service:
     def address(self) -> str:
         return f"{self.dns_name}:{self.port}"
 
+    @property
+    def host_port_var(self) -> str:
+        """The compose variable that publishes it on the host (infra/env/.env.shared.example)."""
+        return f"{self.name.upper()}_HOST_PORT"
+
 
 DEFAULT_RUNBOOK_DOC = "docs/infra/runbook_shared_infra.md"
+# the path OpenBao/Vault serves its identity tokens' issuer under (iss = <base> + this)
+OPENBAO_ISSUER_PATH = "/v1/identity/oidc"
+
+
+@dataclass(frozen=True)
+class DevIssuer:
+    """identity.dev: what the dev issuer is set up with (infra/config/vault/identity.sh)."""
+
+    signing_key: str
+    approle_path: str
+    services: tuple[str, ...]
+    tenants: tuple[str, ...]
+    conformance: tuple[str, str]  # the suite's own identity: (service, tenant)
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,11 @@ class Catalog:
     contracts: tuple[Contract, ...]
     raw: dict[str, Any] = field(repr=False, compare=False)
     runbook_doc: str = DEFAULT_RUNBOOK_DOC
+
+    @property
+    def dev_issuer(self) -> DevIssuer:
+        """identity.dev, typed; a catalog without it is a one-line UsageError here."""
+        return _dev_issuer(self.identity.get("dev"))
 
     def service(self, name: str) -> Service:
         try:
@@ -111,6 +137,44 @@ def _anchor(value: Any, where: str) -> str | None:
     return text
 
 
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise UsageError(f"contract catalog: {where} must be a non-empty list of names")
+    return tuple(value)
+
+
+def _dev_issuer(value: Any) -> DevIssuer:
+    where = "identity.dev"
+    if not isinstance(value, dict):
+        raise UsageError(f"contract catalog: {where} is missing (the dev issuer's key, AppRole mount and identities)")
+    own = _require(value, "conformance", where)
+    if not isinstance(own, dict):
+        raise UsageError(f"contract catalog: {where}.conformance must be {{service, tenant}}")
+    return DevIssuer(
+        signing_key=str(_require(value, "signing_key", where)),
+        approle_path=str(_require(value, "approle_path", where)),
+        services=_names(_require(value, "services", where), f"{where}.services"),
+        tenants=_names(_require(value, "tenants", where), f"{where}.tenants"),
+        conformance=(str(_require(own, "service", f"{where}.conformance")),
+                     str(_require(own, "tenant", f"{where}.conformance"))),
+    )
+
+
+def _health(value: Any, where: str) -> dict[str, Any]:
+    """A service's readiness declaration, checked so a typo fails here, not as a probe."""
+    if not isinstance(value, dict) or value.get("kind") not in HEALTH_KINDS:
+        raise UsageError(f"contract catalog: {where} health needs a kind ({', '.join(HEALTH_KINDS)})")
+    if value["kind"] == "http":
+        if not str(value.get("path", "")).startswith("/"):
+            raise UsageError(f"contract catalog: {where} http health needs a path starting with '/'")
+        status = value.get("expect_status")
+        if status is not None and not (isinstance(status, int) and 100 <= status < 600):
+            raise UsageError(f"contract catalog: {where} has invalid expect_status {status!r}")
+        if not isinstance(value.get("expect_json", {}), dict):
+            raise UsageError(f"contract catalog: {where} expect_json must be a mapping")
+    return dict(value)
+
+
 def parse(raw: dict[str, Any]) -> Catalog:
     """Validate and type a catalog document; every mistake is a one-line UsageError."""
     if not isinstance(raw, dict):
@@ -126,7 +190,7 @@ def parse(raw: dict[str, Any]) -> Catalog:
             name=name,
             port=port,
             protocol=str(_require(spec, "protocol", where)),
-            health=dict(_require(spec, "health", where)),
+            health=_health(_require(spec, "health", where), where),
             metrics_job=str(spec.get("metrics_job", name)),
             required=bool(spec.get("required", True)),
             dns_name=f"{name}.{suffix}",
@@ -150,12 +214,15 @@ def parse(raw: dict[str, Any]) -> Catalog:
             raise UsageError(f"contract catalog: contract {c.id} names unknown service {c.service!r}")
         seen.add(c.id)
         contracts.append(c)
+    identity = dict(raw.get("identity", {}))
+    if "dev" in identity:
+        _dev_issuer(identity["dev"])  # a malformed one fails at load, not mid-run
     return Catalog(
         version=int(_require(raw, "version", "catalog")),
         namespace=str(_require(raw, "namespace", "catalog")),
         dns_suffix=suffix,
         services=services,
-        identity=dict(raw.get("identity", {})),
+        identity=identity,
         policy=dict(raw.get("policy", {})),
         sizing=dict(raw.get("sizing", {})),
         security=dict(raw.get("security", {})),

@@ -1,6 +1,8 @@
 """`soma-conformance`: the suite's command line.
 
     soma-conformance contracts [--format text|markdown|json]    list the catalog's contracts
+    soma-conformance services [--host-port-vars]                 the catalog's services, for scripts
+    soma-conformance identity-env                                infra/config/vault/identity.env, generated
     soma-conformance stability --runs 20 -- [pytest args...]     N runs; any outcome that changes is flaky
     soma-conformance run [pytest args...]                         run the suite (= pytest --pyargs conformance)
     soma-conformance endpoints init|validate|schema              write and check endpoints files
@@ -14,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from conformance import __version__, endpoints_cli, stability
 from conformance import catalog as catalog_mod
-from conformance.errors import UsageError
+from conformance.errors import USAGE_EXIT, UsageError
 from conformance.report import cli as report_cli
 
 Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -42,11 +45,16 @@ def markdown(cat: catalog_mod.Catalog) -> str:
         "|---|---|---|---|---|",
     ]
     for svc in cat.services.values():
-        probe = ", ".join(f"{k}={v}" for k, v in svc.health.items())
+        probe = ", ".join(f"{k}={json.dumps(v) if isinstance(v, dict) else v}" for k, v in svc.health.items())
         lines.append(f"| {svc.name} | `{svc.address}` | {svc.protocol} | {probe} | "
                      f"{'yes' if svc.required else 'optional'} |")
     lines += ["", "## Identity", ""]
-    lines += [f"- {k}: `{v}`" for k, v in cat.identity.items()]
+    for key, value in cat.identity.items():
+        if isinstance(value, dict):  # identity.dev: the dev issuer's set-up
+            lines.append(f"- {key}:")
+            lines += [f"  - {k}: {_fact(v)}" for k, v in value.items()]
+        else:
+            lines.append(f"- {key}: `{value}`")
     lines += ["", "## Policy", ""]
     lines += [f"- {k}: `{v}`" for k, v in cat.policy.items()]
     lines += ["", "## Sizing", ""]
@@ -121,6 +129,60 @@ def _contracts(ns: argparse.Namespace) -> int:
     return 0
 
 
+IDENTITY_ENV = "infra/config/vault/identity.env"
+_SH_SAFE = re.compile(r"[A-Za-z0-9._:/@ -]*")
+
+
+def identity_env(cat: catalog_mod.Catalog) -> str:
+    """infra/config/vault/identity.env: the dev issuer's settings from the catalog, as the
+    POSIX sh that infra/config/vault/identity.sh sources (compose and the Helm Job mount
+    that folder). A variable already set in the environment wins, as before."""
+    issuer = str(cat.identity["issuer"])
+    if not issuer.endswith(catalog_mod.OPENBAO_ISSUER_PATH):
+        raise UsageError(f"catalog identity.issuer {issuer} is not an OpenBao identity issuer "
+                         f"(<base>{catalog_mod.OPENBAO_ISSUER_PATH}): the dev issuer cannot serve it")
+    dev = cat.dev_issuer
+    values = {
+        "SOMA_ID_ISSUER_BASE": issuer.removesuffix(catalog_mod.OPENBAO_ISSUER_PATH),
+        "SOMA_ID_AUDIENCE": str(cat.identity["audience"]),
+        "SOMA_ID_KEY": dev.signing_key,
+        "SOMA_ID_APPROLE_PATH": dev.approle_path,
+        "SOMA_ID_SERVICES": " ".join(dev.services),
+        "SOMA_ID_TENANTS": " ".join(dev.tenants),
+        "SOMA_ID_CONFORMANCE_SERVICE": dev.conformance[0],
+        "SOMA_ID_CONFORMANCE_TENANT": dev.conformance[1],
+    }
+    for name, value in values.items():
+        if not _SH_SAFE.fullmatch(value):
+            raise UsageError(f"catalog value for {name} ({value!r}) has characters a shell would read")
+    lines = ["# generated from infra/contracts/catalog.yaml (identity) by `soma-conformance identity-env`;",
+             "# do not edit (a unit test keeps it fresh). Sourced by identity.sh: a variable that is",
+             "# already set wins."]
+    lines += [f'{name}="${{{name}:-{value}}}"' for name, value in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _identity_env(_ns: argparse.Namespace) -> int:
+    print(identity_env(catalog_mod.load()), end="")
+    return 0
+
+
+def _services_args(p: argparse.ArgumentParser) -> None:
+    p.description = "the catalog's services, one per line (for scripts)"
+    p.add_argument("--host-port-vars", action="store_true",
+                   help="print the variable that publishes each service's host port (<SERVICE>_HOST_PORT)")
+
+
+def services_lines(cat: catalog_mod.Catalog, host_port_vars: bool = False) -> list[str]:
+    """Each catalog service's name, or the compose variable of its published host port."""
+    return [svc.host_port_var if host_port_vars else svc.name for svc in cat.services.values()]
+
+
+def _services(ns: argparse.Namespace) -> int:
+    print("\n".join(services_lines(catalog_mod.load(), ns.host_port_vars)))
+    return 0
+
+
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.description = ("run the suite: every argument goes to pytest unchanged "
                      "(e.g. `run --co -q`, `run -- --target=external --endpoints=FILE`)")
@@ -138,6 +200,9 @@ PASSTHROUGH_AFTER_DASHDASH = frozenset({"stability", "nightly"})
 
 COMMANDS: dict[str, Command] = {
     "contracts": (_contracts_args, _contracts),
+    "services": (_services_args, _services),
+    "identity-env": (lambda p: setattr(p, "description", f"print {IDENTITY_ENV} (generated from the catalog)"),
+                     _identity_env),
     "run": (_run_args, _run),
     "report": (report_cli.report_args, report_cli.report),
     "stability": (stability.add_args, stability.main),
@@ -185,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[ns.command][1](ns)
     except UsageError as exc:
         print(f"soma-conformance: error: {exc}", file=sys.stderr)
-        return 2
+        return USAGE_EXIT
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ from typing import Any
 
 from conformance import catalog as catalog_mod
 from conformance import endpoints as endpoints_mod
-from conformance.errors import TargetError, UsageError
+from conformance.errors import USAGE_EXIT, TargetError, UsageError
+from conformance.targets import docker_project
 
-USAGE_EXIT = 4
 VAULT_TOKEN_VAR = "SOMA_VAULT_TOKEN"
 
 TEMPLATE = """\
@@ -67,8 +67,6 @@ def _host(host_ip: str) -> str:
 
 def from_compose(project: str, name: str | None = None) -> tuple[str, str]:
     """(endpoints YAML, hint for stderr) for a running Compose project, read from Docker labels."""
-    from conformance.targets import docker_project
-
     docker_project.require_project(project)
     try:
         config = docker_project.project_config(project)

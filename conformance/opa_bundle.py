@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import tarfile
 from pathlib import Path
 
 from conformance.policy_revision import revision
+from conformance.resources import opa_binary
 
 
 def build(src: Path, out: Path) -> str:
@@ -32,3 +34,16 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info.size = len(data)
     info.mode = 0o644
     tar.addfile(info, io.BytesIO(data))
+
+
+def opa_build(src: Path, out: Path, timeout: float = 120) -> None:
+    """`opa build` src (tests excluded, same revision) into out, world-readable for the
+    container that mounts it; where there is no opa binary, say how to get one."""
+    opa = opa_binary()
+    if opa is None:
+        raise FileNotFoundError("no opa binary on PATH or in the cache ($SOMA_CACHE/bin): "
+                                "infra/scripts/go-tools.sh opa builds it (make bundle does)")
+    subprocess.run([str(opa), "build", "--bundle", str(src), "--ignore", "*_test.rego",
+                    "--revision", revision(src), "-o", str(out)],
+                   check=True, capture_output=True, timeout=timeout)
+    out.chmod(0o644)

@@ -12,10 +12,8 @@ line, exit 4, naming the fix.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,16 +22,21 @@ from conformance import catalog as catalog_mod
 from conformance import report, runmode
 from conformance import waivers as waivers_mod
 from conformance.errors import TargetError, UsageError
+from conformance.readiness_wait import wait_ready
 from conformance.resources import PACKAGE_DIR
-from conformance.targets import TARGET_NAMES, make_target
+from conformance.session import (
+    ACTIVE_KEY,
+    PREFLIGHT_DONE_KEY,
+    SETUP_DONE_KEY,
+    TARGET_ERROR_KEY,
+    TARGET_KEY,
+    WAIVERS_KEY,
+    is_active,
+    target_name,
+)
+from conformance.targets import TARGET_NAMES, make_target, usage
 from conformance.targets.base import Credentials, Endpoint, InsideResult, Target, TargetOptions
 
-TARGET_KEY = pytest.StashKey[Target]()
-TARGET_ERROR_KEY = pytest.StashKey[str]()
-SETUP_DONE_KEY = pytest.StashKey[bool]()
-ACTIVE_KEY = pytest.StashKey[bool]()
-PREFLIGHT_DONE_KEY = pytest.StashKey[bool]()
-WAIVERS_KEY = pytest.StashKey[dict[str, waivers_mod.Waiver]]()
 DEFAULT_TIMEOUT_S = 60
 DEFAULT_PROBE_IMAGE = "soma-infra/probe:local"
 # targets the suite may change by default (throwaway or dev stacks); `external` is read-only
@@ -120,10 +123,6 @@ def names_the_suite(config: pytest.Config) -> bool:
     return False
 
 
-def is_active(config: pytest.Config) -> bool:
-    return config.stash.get(ACTIVE_KEY, False)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "contract(id): the catalog contract this test asserts")
     config.addinivalue_line("markers", "disruptive: the contract changes state on its target")
@@ -148,8 +147,7 @@ def _activate(config: pytest.Config) -> None:
 
     name = target_name(config)
     if name not in TARGET_NAMES:
-        raise pytest.UsageError(
-            f"--target: invalid choice {name!r} (choose from {', '.join(TARGET_NAMES)})")
+        raise pytest.UsageError(usage(name))
     mode = str(config.getoption("--mode") or "full")
     allow = config.getoption("--allow-disruptive")
     runmode.CURRENT.mode = mode
@@ -217,10 +215,6 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
             and getattr(config.option, "dist", "no") != "no")
 
 
-def target_name(config: pytest.Config) -> str:
-    return str(config.getoption("--target") or config.getini("soma_target") or "compose")
-
-
 def target_options(config: pytest.Config) -> TargetOptions:
     workerinput = getattr(config, "workerinput", None)
     return TargetOptions(
@@ -239,10 +233,6 @@ def target_options(config: pytest.Config) -> TargetOptions:
     )
 
 
-def report_dir(config: pytest.Config) -> Path:
-    return Path(config.getoption("--report-dir") or os.environ.get("SOMA_REPORT_DIR") or "reports")
-
-
 def _try_setup(config: pytest.Config) -> None:
     """Set the target up once; a failure is recorded, not raised, so it fails the
     contracts that need the target (each naming the cause) rather than the session."""
@@ -256,8 +246,6 @@ def _try_setup(config: pytest.Config) -> None:
             return
         wait = config.getoption("--wait-ready")
         if wait is not None and not hasattr(config, "workerinput"):
-            from conformance.readiness_wait import wait_ready
-
             waited = wait_ready(target, runmode.parse_duration(str(wait)))
             print(f"\nsoma-conformance: --wait-ready: {waited}")
 
@@ -369,6 +357,8 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     """A broken contract is reported as its one-line cause, not a client-library traceback."""
     if item.get_closest_marker("contract") is None:
         return (yield)
+    # imported here, not at the top: the plugin loads into every pytest run of the
+    # environment, and the client module pulls in httpx (not a cycle: tests/unit/test_imports.py)
     from conformance.probes.clients import ContractFailure
 
     try:
@@ -465,14 +455,23 @@ def soma_endpoint(soma_target: Target) -> Callable[[str], Endpoint]:
     """endpoint("redis") -> Endpoint; skips when the target does not deploy the service."""
 
     def get(service: str) -> Endpoint:
-        if not soma_target.deployed(service):
-            pytest.skip(soma_target.not_deployed_reason(service))
-        try:
-            return soma_target.endpoint(service)
-        except TargetError as exc:
-            pytest.fail(f"{service}: {exc}", pytrace=False)
+        return endpoint_of(soma_target, service)
 
     return get
+
+
+def endpoint_of(target: Target, service: str) -> Endpoint:
+    """The service's endpoint; skips when the target does not deploy an optional service,
+    fails when it lacks a required one (a gap in the stack is a failure, not a skip)."""
+    if not target.deployed(service):
+        if not target.judged(service):
+            pytest.skip(target.not_deployed_reason(service))
+        pytest.fail(f"{service}: required by the contract catalog, but "
+                    f"{target.not_deployed_reason(service)}", pytrace=False)
+    try:
+        return target.endpoint(service)
+    except TargetError as exc:
+        pytest.fail(f"{service}: {exc}", pytrace=False)
 
 
 @pytest.fixture

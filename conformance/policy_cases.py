@@ -8,7 +8,6 @@ with itself. Tokens are real ones from the live issuer (mint); the hostile varia
 
 from __future__ import annotations
 
-import base64
 import copy
 import functools
 import json
@@ -20,6 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from conformance.identity import attacks
 from conformance.resources import data_path
 
 Mint = Callable[[str, str], str]
@@ -88,59 +88,28 @@ def build_input(token: str, service: str, tenant: str, operation: str, *,
             "request": {"operation": operation, "resource": resource}, "context": ctx}
 
 
-# --- hostile token variants, built from a real token ----------------------------------
+# --- hostile token variants, built from a real token (conformance.identity.attacks) ----
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def token_parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
-    head, body, sig = token.split(".")
-    return json.loads(_unb64(head)), json.loads(_unb64(body)), sig
-
-
-def tampered(token: str, changes: dict[str, Any]) -> str:
-    """The payload changed after signing; header and signature kept."""
-    head, _, sig = token.split(".")
-    _, claims, _ = token_parts(token)
-    claims.update(changes)
-    return f"{head}.{_b64(json.dumps(claims).encode())}.{sig}"
-
-
-def alg_none(token: str) -> str:
-    _, claims, _ = token_parts(token)
-    head = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
-    return f"{head}.{_b64(json.dumps(claims).encode())}."
-
-
-def hs256(token: str) -> str:
-    import jwt
-
-    _, claims, _ = token_parts(token)
-    return jwt.encode(claims, "attacker-chosen-hmac-secret-0123456789", algorithm="HS256")
+HMAC_SECRET = b"attacker-chosen-hmac-secret-0123456789"
 
 
 @functools.cache
-def _attacker_key() -> Any:
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def _attacker() -> attacks.Attacker:
+    return attacks.Attacker()  # one key for the run: an RSA key pair is slow to make
 
 
 def forged(token: str) -> str:
-    """Same header (kid) and claims, signed with an attacker's own RSA key."""
-    import jwt
+    """Same kid and claims, signed with an attacker's own RSA key."""
+    return _attacker().resign(token, kid=attacks.parts(token)[0].get("kid"))
 
-    header, claims, _ = token_parts(token)
-    return jwt.encode(claims, _attacker_key(), algorithm="RS256", headers={"kid": header.get("kid")})
+
+def hs256(token: str) -> str:
+    """Same claims, re-signed with HS256 under an attacker-chosen secret."""
+    return attacks.hs256_signed(token, HMAC_SECRET)
 
 
 TOKEN_KINDS: dict[str, Callable[[str], str]] = {
-    "mint": lambda t: t, "forge": forged, "alg_none": alg_none, "hs256": hs256,
+    "mint": lambda t: t, "forge": forged, "alg_none": attacks.alg_none, "hs256": hs256,
 }
 
 
@@ -150,7 +119,7 @@ def make_token(spec: dict[str, Any], mint: Mint) -> str:
         return str(spec["raw"])
     if "tamper" in spec:
         service, tenant = str(spec["tamper"]).split(".", 1)
-        return tampered(mint(service, tenant), dict(spec["set"]))
+        return attacks.payload_changed(mint(service, tenant), **dict(spec["set"]))
     (kind, who), = ((k, v) for k, v in spec.items() if k in TOKEN_KINDS)
     service, tenant = str(who).split(".", 1)
     return TOKEN_KINDS[kind](mint(service, tenant))

@@ -7,11 +7,13 @@ accept on every deployed service's endpoint) keeps "not up yet" from being judge
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 
 from conformance.errors import TargetError
 from conformance.targets.base import Target
+from conformance.waiting import WaitTimeout, wait_until
 
 POLL_S = 1.0
 CONNECT_S = 2.0
@@ -37,13 +39,16 @@ def wait_ready(target: Target, deadline_s: float) -> str:
                 pending[name] = (ep.host, ep.port)
         except TargetError:
             continue  # the service's contracts will name the cause
-    while pending:
+
+    def all_accept() -> bool:
         for name, (host, port) in list(pending.items()):
             if _accepts(host, port):
                 del pending[name]
-        if not pending or time.monotonic() - t0 >= deadline_s:
-            break
-        time.sleep(POLL_S)
+        return not pending
+
+    with contextlib.suppress(WaitTimeout):  # nothing fails here: the contracts judge what is down
+        wait_until(all_accept, timeout=deadline_s, interval=POLL_S,
+                   what="every deployed service accepting a connection")
     took = time.monotonic() - t0
     if pending:
         return f"still not accepting after {took:.1f}s: {', '.join(sorted(pending))}"

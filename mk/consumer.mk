@@ -7,5 +7,5 @@
 TEST_STEPS += test-consumer
 
 test-consumer: deps docker env bundle ## consumer trial: wheel in a fresh venv against an isolated stack (prints its time)
-	@bash infra/scripts/build-images.sh >/dev/null
+	@$(STEP) "build images" bash infra/scripts/build-images.sh
 	@TRIAL_PROJECT=$(TRIAL_PROJECT) bash tests/consumer/trial.sh

@@ -2,7 +2,7 @@
 .PHONY: mutation stability
 
 mutation: deps docker env bundle helm-tools helm-files ## apply every seeded fault to an isolated stack; print the kill rate
-	@bash infra/scripts/build-images.sh >/dev/null
+	@$(STEP) "build images" bash infra/scripts/build-images.sh
 	@$(PYTEST) tests/faults -q -s -p no:randomly
 
 stability: deps up ## run the full suite RUNS times (default 20) against the stack; list flaky tests

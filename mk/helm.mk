@@ -7,10 +7,10 @@
 TEST_STEPS += test-helm
 
 registry-tool: ## build the CNCF distribution OCI registry (for the publish test) into the cache
-	@bash infra/scripts/go-tools.sh registry
+	@$(STEP) "Go tools: registry" bash infra/scripts/go-tools.sh registry
 
 kube-tools: ## build kube-apiserver into the cache (long the first time; skipped when cached)
-	@bash infra/scripts/kube-tools.sh
+	@$(STEP) "Kubernetes binaries" bash infra/scripts/kube-tools.sh
 
 test-helm: deps helm-tools registry-tool kube-tools helm-files ## lint/template/package, posture policies, real kube-apiserver apply (every overlay)
 	@$(PYTEST) tests/helm -q -p no:cacheprovider --timeout=900

@@ -23,5 +23,5 @@ test-observability: deps images env bundle $(PROM_FAST) ## promtool check config
 # Passed here (3 tests, 104 s). Not in TEST_STEPS yet: the Jaeger image needs `go-tools.sh
 # jaeger`, a 2,327-package Go build (~77 min wall cold on this machine; docs/infra/OBSERVABILITY.md).
 test-tracing: deps env bundle ## tracing contract live: passes with Jaeger, fails on a wrong endpoint, skips when off
-	@bash infra/scripts/build-images.sh opa jaeger
+	@$(STEP) "build images: opa jaeger" bash infra/scripts/build-images.sh opa jaeger
 	@$(PYTEST) tests/tracing -q -rP -p no:randomly

@@ -3,5 +3,5 @@
 TEST_STEPS += test-stack
 
 test-stack: deps docker env bundle ## stack from a clean state: healthy, data survives a restart
-	@bash infra/scripts/build-images.sh
+	@$(STEP) "build images" bash infra/scripts/build-images.sh
 	@$(PYTEST) tests/stack -q

@@ -25,15 +25,14 @@ import statistics
 import sys
 
 from conformance import catalog as catalog_mod
-from conformance.bench.load import LoadError, Run, closed_loop, post_bytes, sequential
+from conformance.bench.load import Conn, LoadError, Run, closed_loop, post_bytes, sequential
 from conformance.bench.spare_opa import SpareError, live_cpu_limit, spare_opa
 from conformance.errors import TargetError, UsageError
 from conformance.identity.tokens import DevIssuer, IssuerError
 from conformance.policy_cases import golden, golden_case
 from conformance.probes.clients import ContractFailure
-from conformance.targets import TARGET_NAMES, make_target
+from conformance.targets import TARGET_NAMES, docker_project, make_target
 from conformance.targets.base import TargetOptions
-from conformance.targets.compose import ComposeTarget
 
 # issue 14's targets, printed beside the figures (never asserted)
 TARGETS = {"eval_median_us": 150, "seq_p99_unlimited_ms": 1.0, "limited_rate": 1000, "limited_p99_ms": 20}
@@ -50,8 +49,6 @@ def line(label: str, run: Run) -> str:
 
 def eval_times(host: str, port: int, path: str, body: object, n: int) -> list[float]:
     """OPA's evaluation time (µs) of n decisions, from ?metrics=true, sorted."""
-    from conformance.bench.load import Conn
-
     request = post_bytes(host, port, f"{path}?metrics=true", body)
     conn = Conn(host, port)
     try:
@@ -119,14 +116,14 @@ def main(argv: list[str] | None = None) -> int:
         cases: dict[str, object] = {label: golden_case(picks[label]).body(mint) for label in ("allow", "deny")}
         print(f"policy decision cost: allow = golden {picks['allow']!r}, deny = golden {picks['deny']!r}; "
               f"{args.warmup} warm-up decisions first")
-        spares = isinstance(target, ComposeTarget) and not args.no_spares
+        project = target.docker_project()
+        spares = project is not None and not args.no_spares
         measure_opa(f"the target's OPA ({args.target})", ep.host, ep.port, path=path, cases=cases, args=args,
                     concurrent=not spares)
-        if spares:
-            assert isinstance(target, ComposeTarget)
-            live = target.container_ids("opa")[0]
+        if project is not None and spares:
+            live = docker_project.container_ids(project, "opa")[0]
             limit = live_cpu_limit(live)
-            tag = f"{target.project}-bench-{os.getpid()}"
+            tag = f"{project}-bench-{os.getpid()}"
             for cpus, what in ((limit, f"spare OPA at the stack's CPU limit ({limit or 'none'} CPU)"),
                                (None, "spare OPA without CPU limit")):
                 with spare_opa(live, f"{tag}-{'limited' if cpus else 'unlimited'}", cpus) as port:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from conformance.waiting import WaitTimeout, wait_until
 
 DOCKER_TIMEOUT_S = 60
 READY_TIMEOUT_S = 60
@@ -58,17 +59,16 @@ def spare_opa(live: str, name: str, cpus: float | None) -> Iterator[int]:
     _docker(*args, info["Config"]["Image"], *info["Config"]["Cmd"])
     try:
         port = int(_docker("port", name, "8181/tcp").splitlines()[0].rsplit(":", 1)[1])
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health?bundles", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise SpareError(f"spare OPA {name} not healthy within {READY_TIMEOUT_S}s")
-            time.sleep(0.2)
+
+        def healthy() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health?bundles", timeout=2) as r:
+                return bool(r.status == 200)
+
+        try:
+            wait_until(healthy, timeout=READY_TIMEOUT_S, interval=0.2, retry_on=(urllib.error.URLError, OSError),
+                       what=f"spare OPA {name} healthy")
+        except WaitTimeout:
+            raise SpareError(f"spare OPA {name} not healthy within {READY_TIMEOUT_S}s") from None
         yield port
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=DOCKER_TIMEOUT_S,

@@ -24,7 +24,7 @@ def test_contract_name_answers_its_protocol(
 ) -> None:
     contract = load().contract(contract_id)
     svc = load().service(contract.service)
-    if not soma_target.deployed(svc.name):
+    if not soma_target.judged(svc.name):
         pytest.skip(soma_target.not_deployed_reason(svc.name))
     result = soma_inside.get(svc.name)
     soma_evidence(probed=f"{svc.address} ({svc.protocol}) from inside", answer=result and result.detail)

@@ -104,8 +104,7 @@ def _expired(c: Corpus) -> tuple[str, Validator, str | None]:
 
 
 def _foreign_key_header(c: Corpus, **header: Any) -> str:
-    payload = attacks.parts(c.token)[1]
-    return c.attacker.sign(payload, **header)
+    return c.attacker.resign(c.token, **header)
 
 
 # name -> builder(corpus) -> (token, validator, expected tenant)

@@ -43,7 +43,7 @@ def prometheus(soma_endpoint: Get) -> Prometheus:
 @pytest.mark.contract("observability.prometheus.targets")
 def test_every_deployed_service_has_a_target_up(prometheus: Prometheus, soma_catalog: Catalog,
                                                soma_target: Target, record_property: Record) -> None:
-    deployed = [name for name in soma_catalog.services if soma_target.deployed(name)]
+    deployed = [name for name in soma_catalog.services if soma_target.judged(name)]
     summary = checks.targets_up(prometheus, checks.expected_jobs(soma_catalog, deployed))
     report(record_property, "targets up/expected", summary)
 
@@ -64,7 +64,7 @@ def test_alert_rules_loaded(prometheus: Prometheus, soma_catalog: Catalog, soma_
     expected = checks.repo_alert_names(rules_dir)
     if not expected:
         raise ContractFailure(f"no alerting rules found under {rules_dir}")
-    jobs = {soma_catalog.service(s).metrics_job for s in soma_catalog.services if soma_target.deployed(s)}
+    jobs = {soma_catalog.service(s).metrics_job for s in soma_catalog.services if soma_target.judged(s)}
     summary = checks.rules_loaded(prometheus, expected, jobs)
     report(record_property, "rules loaded/expected", summary)
 

@@ -1,4 +1,9 @@
-"""Readiness contracts: the seed manual's checklist, one test per service."""
+"""Readiness contracts: the seed manual's checklist, one test per service.
+
+Postgres, Redis and Kafka are protocol checks (SELECT 1, PING, metadata); every HTTP
+service is judged by its `health` declaration in the catalog (conformance/health.py), so
+the paths and expected answers are stated once, there.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+from conformance import health
 from conformance.catalog import Catalog
 from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
@@ -49,59 +55,41 @@ def test_opa_health_allow_and_deny(soma_endpoint: Get, soma_catalog: Catalog,
     from conformance.policy_probe import readiness_decisions
 
     ep = soma_endpoint("opa")
-    resp = clients.http_get(ep, "/health")
-    if resp.status_code != 200:
-        raise ContractFailure(f"{ep}: GET /health answered {resp.status_code}: {resp.text[:120]}")
+    health.check(ep, soma_catalog.service("opa").health)
     readiness_decisions(ep, soma_catalog, soma_mint)
 
 
 @pytest.mark.contract("readiness.vault")
-def test_vault_initialized_and_unsealed(soma_endpoint: Get) -> None:
-    ep = soma_endpoint("vault")
-    health = clients.vault_health(ep)
-    if not health.get("initialized"):
-        raise ContractFailure(f"{ep}: vault is not initialized: {health}")
-    if health.get("sealed"):
-        raise ContractFailure(f"{ep}: vault is sealed: {health}")
+def test_vault_initialized_and_unsealed(soma_endpoint: Get, soma_catalog: Catalog) -> None:
+    health.check(soma_endpoint("vault"), soma_catalog.service("vault").health)
 
 
 @pytest.mark.contract("readiness.etcd")
-def test_etcd_health_and_put_get(soma_endpoint: Get, soma_disruptive: Gate) -> None:
+def test_etcd_health_and_put_get(soma_endpoint: Get, soma_catalog: Catalog, soma_disruptive: Gate) -> None:
     ep = soma_endpoint("etcd")
-    resp = clients.http_get(ep, "/health")
-    body = clients.json_of(ep, resp, "GET /health")
-    if resp.status_code != 200 or str(body.get("health")) != "true":
-        raise ContractFailure(f"{ep}: GET /health answered {resp.status_code} {body}")
+    health.check(ep, soma_catalog.service("etcd").health)
     soma_disruptive("readiness.etcd")
     clients.etcd_put_get(ep)
 
 
 @pytest.mark.contract("readiness.prometheus")
-def test_prometheus_ready(soma_endpoint: Get) -> None:
-    ep = soma_endpoint("prometheus")
-    resp = clients.http_get(ep, "/-/ready")
-    if resp.status_code != 200:
-        raise ContractFailure(f"{ep}: GET /-/ready answered {resp.status_code}: {resp.text[:120]}")
+def test_prometheus_ready(soma_endpoint: Get, soma_catalog: Catalog) -> None:
+    health.check(soma_endpoint("prometheus"), soma_catalog.service("prometheus").health)
 
 
 @pytest.mark.contract("readiness.grafana")
-def test_grafana_health(soma_endpoint: Get) -> None:
-    ep = soma_endpoint("grafana")
-    resp = clients.http_get(ep, "/api/health")
-    body = clients.json_of(ep, resp, "GET /api/health")
-    if resp.status_code != 200 or body.get("database") != "ok":
-        raise ContractFailure(f"{ep}: GET /api/health answered {resp.status_code} {body}")
+def test_grafana_health(soma_endpoint: Get, soma_catalog: Catalog) -> None:
+    health.check(soma_endpoint("grafana"), soma_catalog.service("grafana").health)
 
 
 @pytest.mark.contract("readiness.kubernetes")
 def test_pods_ready_services_routable(soma_target: Target, soma_evidence: Callable[..., None]) -> None:
-    from conformance.targets.kind import KindTarget
-
-    if not isinstance(soma_target, KindTarget):
+    kube = soma_target.kubernetes()
+    if kube is None:
         pytest.skip(f"pods and Services exist only on a Kubernetes target (--target=kind), "
                     f"not {soma_target.name!r}")
-    unready, unroutable = soma_target.workload_state()
-    soma_evidence(probed=f"pods and EndpointSlices of namespace {soma_target.namespace}",
+    unready, unroutable = kube.workload_state()
+    soma_evidence(probed=f"pods and EndpointSlices of namespace {kube.namespace}",
                   answer="; ".join(unready + unroutable) or "every pod Ready, every Service has ready endpoints")
     if unready or unroutable:
         raise ContractFailure("; ".join(unready + unroutable))

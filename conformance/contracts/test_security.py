@@ -17,17 +17,19 @@ import pytest
 
 from conformance.catalog import load
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import InsideResult, Target
-from conformance.targets.kind import KindTarget, privileged_pod
+from conformance.targets.base import InsideResult, KubernetesAccess, Target
+from conformance.targets.kind import privileged_pod
 
 SKIP_REASON = ("security contracts need a Kubernetes target with NetworkPolicy and PodSecurity "
                "(--target=kind); target {name!r} has neither")
 
 
-def kind_target(target: Target) -> KindTarget:
-    if not isinstance(target, KindTarget):
+def cluster(target: Target) -> KubernetesAccess:
+    """The target's Kubernetes API; skips (naming the target) where there is none."""
+    kube = target.kubernetes()
+    if kube is None:
         pytest.skip(SKIP_REASON.format(name=target.name))
-    return target
+    return kube
 
 
 CONTRACT_SERVICES = sorted(load().services)
@@ -37,9 +39,9 @@ CONTRACT_SERVICES = sorted(load().services)
 def unlabelled_probe(soma_target: Target) -> tuple[dict[str, InsideResult], InsideResult]:
     """Every deployed contract service, and a canary pod that no allow policy selects,
     probed from one pod with no client label."""
-    target = kind_target(soma_target)
-    deployed = [s for s in CONTRACT_SERVICES if target.deployed(s)]
-    services, canary = target.reach_with_canary(deployed)
+    kube = cluster(soma_target)
+    deployed = [s for s in CONTRACT_SERVICES if soma_target.judged(s)]
+    services, canary = kube.reach_with_canary(deployed)
     return {r.service: r for r in services}, canary
 
 
@@ -54,13 +56,13 @@ def test_default_deny_isolates_unlisted_pods(soma_target: Target,
                                              soma_evidence: Callable[..., None]) -> None:
     """The contract services are shut by their own allow-lists too; only a pod that no
     allow policy selects shows whether the namespace's default-deny is there."""
-    target = kind_target(soma_target)
+    kube = cluster(soma_target)
     canary = unlabelled_probe[1]
-    soma_evidence(probed=f"a canary pod in {target.namespace} that no allow policy selects, from an "
+    soma_evidence(probed=f"a canary pod in {kube.namespace} that no allow policy selects, from an "
                          "unlabelled pod of the same namespace", answer=canary.detail)
     if canary.ok:
         raise ContractFailure(f"an unlabelled pod reached a pod that no NetworkPolicy admits in "
-                              f"{target.namespace} ({canary.detail}): default-deny missing")
+                              f"{kube.namespace} ({canary.detail}): default-deny missing")
 
 
 @pytest.mark.contract("security.networkpolicy")
@@ -68,15 +70,15 @@ def test_default_deny_isolates_unlisted_pods(soma_target: Target,
 def test_only_client_labelled_pods_reach(service: str, soma_target: Target,
                                          unlabelled_reach: dict[str, InsideResult],
                                          soma_evidence: Callable[..., None]) -> None:
-    target = kind_target(soma_target)
-    if not target.deployed(service):
-        pytest.skip(target.not_deployed_reason(service))
+    kube = cluster(soma_target)
+    if not soma_target.judged(service):
+        pytest.skip(soma_target.not_deployed_reason(service))
     label = f"soma.io/client-{service}"
     without = unlabelled_reach.get(service)
     if without is None:
         raise ContractFailure(f"{service}: the unlabelled probe did not check it")
-    with_label = target.reach([service], labels=[service])[0]
-    soma_evidence(probed=f"{service} from a pod in {target.namespace}, without any client label "
+    with_label = kube.reach([service], labels=[service])[0]
+    soma_evidence(probed=f"{service} from a pod in {kube.namespace}, without any client label "
                          f"and with only {label}",
                   answer=f"without: {without.detail}; with: {with_label.detail}")
     if not with_label.ok:
@@ -88,13 +90,13 @@ def test_only_client_labelled_pods_reach(service: str, soma_target: Target,
 
 @pytest.mark.contract("security.podsecurity")
 def test_privileged_pod_refused(soma_target: Target, soma_evidence: Callable[..., None]) -> None:
-    target = kind_target(soma_target)
-    pod = privileged_pod(f"soma-privileged-{secrets.token_hex(3)}", target.options.probe_image)
-    admitted, detail = target.podsecurity_dry_run(pod)
-    soma_evidence(probed=f"server-side dry-run create of a privileged pod in {target.namespace}",
+    kube = cluster(soma_target)
+    pod = privileged_pod(f"soma-privileged-{secrets.token_hex(3)}", soma_target.options.probe_image)
+    admitted, detail = kube.podsecurity_dry_run(pod)
+    soma_evidence(probed=f"server-side dry-run create of a privileged pod in {kube.namespace}",
                   answer=detail)
     if admitted:
-        raise ContractFailure(f"a privileged pod was admitted into {target.namespace}: namespace not "
+        raise ContractFailure(f"a privileged pod was admitted into {kube.namespace}: namespace not "
                               "labelled pod-security.kubernetes.io/enforce=restricted")
     if not detail.startswith("restricted:"):
         raise ContractFailure(f"refused, but not by PodSecurity restricted: {detail}")

@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 
 from conformance.catalog import Catalog
+from conformance.docker_engine import client
 from conformance.errors import TargetError
 from conformance.identity.tokens import CONFORMANCE_IDENTITY, DEV_SERVICES, DevIssuer, IssuerError
 from conformance.probes.clients import ContractFailure
-from conformance.security import probes, runtime
-from conformance.targets.base import Credentials, Endpoint, Target
-from conformance.targets.compose import ComposeTarget
-from conformance.targets.kind import KindTarget
+from conformance.security import images, probes, runtime
+from conformance.security.docker_view import SAVE_TIMEOUT_S, running_containers
+from conformance.targets.base import Credentials, Endpoint, KubernetesAccess, Target
 
 Get = Callable[[str], Endpoint]
 Evidence = Callable[..., None]
@@ -37,29 +37,29 @@ def fail(problems: list[str]) -> None:
         raise ContractFailure("; ".join(problems))
 
 
-def compose_or_kind(target: Target, what: str) -> ComposeTarget | KindTarget:
-    if isinstance(target, ComposeTarget | KindTarget):
-        return target
-    pytest.skip(f"{what} is read from the container runtime (Docker Engine or Kubernetes API); "
-                f"target {target.name!r} exposes neither")
-
-
-def running(target: ComposeTarget) -> list[runtime.RunningContainer]:
-    from conformance.security.docker_view import running_containers
-
-    target.config()
-    try:
-        found = running_containers(str(target.project))
-    except TargetError as exc:
-        raise ContractFailure(str(exc)) from None
-    if not found:
-        raise ContractFailure(f"compose project {target.project}: no running container to inspect")
+def runtime_view(target: Target, what: str) -> KubernetesAccess | str:
+    """The target's Kubernetes API, else its Docker Engine compose project; skips where the
+    target exposes neither."""
+    found = target.kubernetes() or target.docker_project()
+    if found is None:
+        pytest.skip(f"{what} is read from the container runtime (Docker Engine or Kubernetes API); "
+                    f"target {target.name!r} exposes neither")
     return found
 
 
-def kube(target: KindTarget, kind: str) -> list[dict[str, Any]]:
+def running(project: str) -> list[runtime.RunningContainer]:
     try:
-        return target.objects(kind)
+        found = running_containers(project)
+    except TargetError as exc:
+        raise ContractFailure(str(exc)) from None
+    if not found:
+        raise ContractFailure(f"compose project {project}: no running container to inspect")
+    return found
+
+
+def kube(cluster: KubernetesAccess, kind: str) -> list[dict[str, Any]]:
+    try:
+        return cluster.objects(kind)
     except TargetError as exc:
         raise ContractFailure(str(exc)) from None
 
@@ -102,7 +102,7 @@ def test_management_apis_closed(soma_endpoint: Get, soma_target: Target, soma_ev
               ("etcd", probes.etcd_debug_problems))
     problems: list[str] = []
     for service, check in checks:
-        if soma_target.deployed(service):
+        if soma_target.judged(service):
             problems += check(soma_endpoint(service))
     soma_evidence(probed="OPA policy/data writes, Prometheus admin + lifecycle API, etcd /debug/pprof",
                   answer="; ".join(problems) or "all refused")
@@ -113,16 +113,16 @@ def test_management_apis_closed(soma_endpoint: Get, soma_target: Target, soma_ev
 
 @pytest.mark.contract("security.exposure")
 def test_ports_not_exposed(soma_target: Target, soma_catalog: Catalog, soma_evidence: Evidence) -> None:
-    target = compose_or_kind(soma_target, "exposure")
-    if isinstance(target, KindTarget):
-        problems = runtime.service_exposure_problems(kube(target, "services"), set(soma_catalog.services))
-        for pod in kube(target, "pods"):
+    view = runtime_view(soma_target, "exposure")
+    if not isinstance(view, str):
+        problems = runtime.service_exposure_problems(kube(view, "services"), set(soma_catalog.services))
+        for pod in kube(view, "pods"):
             problems += runtime.pod_exposure_problems(pod)
-        probed = f"Services and pods in {target.namespace}"
+        probed = f"Services and pods in {view.namespace}"
     else:
-        containers = running(target)
+        containers = running(view)
         problems = [p for c in containers for p in runtime.exposure_problems(c)]
-        probed = f"published ports of {len(containers)} running containers of {target.project}"
+        probed = f"published ports of {len(containers)} running containers of {view}"
     soma_evidence(probed=probed, answer="; ".join(problems) or "loopback / ClusterIP only")
     fail(problems)
 
@@ -131,15 +131,15 @@ def test_ports_not_exposed(soma_target: Target, soma_catalog: Catalog, soma_evid
 
 @pytest.mark.contract("security.hardening")
 def test_containers_hardened(soma_target: Target, soma_evidence: Evidence) -> None:
-    target = compose_or_kind(soma_target, "runtime hardening")
-    if isinstance(target, KindTarget):
-        pods = kube(target, "pods")
+    view = runtime_view(soma_target, "runtime hardening")
+    if not isinstance(view, str):
+        pods = kube(view, "pods")
         problems = [p for pod in pods for p in runtime.pod_hardening_problems(pod)]
-        probed = f"spec/status of {len(pods)} pods in {target.namespace}"
+        probed = f"spec/status of {len(pods)} pods in {view.namespace}"
     else:
-        containers = running(target)
+        containers = running(view)
         problems = [p for c in containers for p in runtime.hardening_problems(c)]
-        probed = f"inspect + process uids of {len(containers)} running containers of {target.project}"
+        probed = f"inspect + process uids of {len(containers)} running containers of {view}"
     soma_evidence(probed=probed, answer="; ".join(problems) or "all hardened")
     fail(problems)
 
@@ -151,10 +151,8 @@ def test_containers_hardened(soma_target: Target, soma_evidence: Evidence) -> No
 def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentials, soma_catalog: Catalog,
                                 soma_evidence: Evidence,
                                 record_property: Callable[[str, object], None]) -> None:
-    from conformance.security import images
-    from conformance.security.docker_view import SAVE_TIMEOUT_S, client
-
-    if not isinstance(soma_target, ComposeTarget):
+    project = soma_target.docker_project()
+    if project is None:
         pytest.skip(f"image contents are read through the Docker Engine; target {soma_target.name!r} runs its "
                     "images elsewhere (Kind: the node's containerd runs the same images compose scans)")
     named: dict[str, list[str]] = {}  # one needle per value: equal dev passwords are one finding
@@ -167,7 +165,7 @@ def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentia
     allowed_rules = list(soma_catalog.security.get("image_secrets_allowed", []))
     allowed: list[str] = []
     by_image: dict[str, list[str]] = {}
-    for c in running(soma_target):
+    for c in running(project):
         by_image.setdefault(str(c.attrs["Image"]), []).append(c.service)
     sdk = client(SAVE_TIMEOUT_S)
     problems: list[str] = []
@@ -180,7 +178,7 @@ def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentia
             allowed += [f"{tag}: {f}" for f in ok]
             problems += [f"image {tag} (run by {', '.join(sorted(set(services)))}): {f}" for f in found]
     except Exception as exc:  # noqa: BLE001 - an Engine API failure fails the contract, named
-        raise ContractFailure(f"scanning the images of {soma_target.project}: {type(exc).__name__}: {exc}") from None
+        raise ContractFailure(f"scanning the images of {project}: {type(exc).__name__}: {exc}") from None
     finally:
         sdk.close()
     record_property("measurement", f"security.image_secrets: {len(by_image)} images scanned for "

@@ -10,15 +10,19 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import yaml
 
-from conformance.faults.model import Fault, FaultDumper
+from conformance.faults.model import FOLDER_REF, Fault, FaultDumper, OverrideList, edited_folder
 from conformance.faults.runner import SuiteRun, run_suite
+from conformance.opa_bundle import opa_build
 from conformance.resources import REPO_ROOT
 from conformance.targets.compose import ComposeTarget
+from conformance.waiting import WaitTimeout, wait_until
 
 CMD_TIMEOUT_S = 240
 
@@ -59,16 +63,30 @@ def _overlay(src: Path, fault: Fault, dest: Path) -> Path:
     return dest
 
 
-def _opa_bundle(fault: Fault, work: Path) -> Path:
-    from conformance.policy_revision import revision
+def _edited_copy(fault: Fault, dest: Path) -> Path:
+    src = edited_folder(fault)
+    if src is None:
+        raise RuntimeError(f"fault {fault.name}: kind {fault.kind} has no folder to copy and edit")
+    return _overlay(src, fault, dest)
 
-    src = _overlay(REPO_ROOT / "policies/bundle", fault, work / "bundle")
+
+def suite_env(fault: Fault, scratch: Path) -> dict[str, str]:
+    """The suite run's environment under the fault: its env, with repo-relative paths made
+    absolute and "{folder}" naming a scratch copy of its folder with the edits made."""
+    env = dict(fault.env)
+    if fault.folder:
+        copy = _edited_copy(fault, scratch / "folder")
+        env = {k: v.replace(FOLDER_REF, str(copy)) for k, v in env.items()}
+    for key, value in env.items():  # repo-relative paths, as fault.yaml writes them
+        if value.startswith(("fixtures/", "infra/", "policies/")):
+            env[key] = str(REPO_ROOT / value)
+    return env
+
+
+def _opa_bundle(fault: Fault, work: Path) -> Path:
+    src = _edited_copy(fault, work / "bundle")
     out = work / "soma.tar.gz"
-    opa = shutil.which("opa") or str(Path.home() / ".cache/soma-infra/bin/opa")
-    subprocess.run([opa, "build", "--bundle", str(src), "--ignore", "*_test.rego",
-                    "--revision", revision(src), "-o", str(out)],
-                   check=True, capture_output=True, timeout=120)
-    out.chmod(0o644)
+    opa_build(src, out)
     return out
 
 
@@ -120,27 +138,21 @@ class FaultEngine:
         elif fault.kind == "opa-bundle":
             bundle = _opa_bundle(fault, scratch)
             opa_cfg = REPO_ROOT / "infra/config/opa/opa.yaml"
-            from conformance.faults.model import OverrideList
             override = self._override_file(fault, {"services": {"opa": {"volumes": OverrideList([
                 f"{bundle}:/bundle/soma.tar.gz:ro", f"{opa_cfg}:/config/opa.yaml:ro"])}}})
             _compose(self.target, "up", "-d", "--no-deps", "--wait", "opa", files=[override])
         elif fault.kind == "prometheus-config":
-            conf = _overlay(REPO_ROOT / "infra/config/prometheus", fault, scratch / "prometheus")
+            conf = _edited_copy(fault, scratch / "prometheus")
             for path in conf.rglob("*"):
                 path.chmod(0o755 if path.is_dir() else 0o644)
             conf.chmod(0o755)
-            from conformance.faults.model import OverrideList
             override = self._override_file(fault, {"services": {"prometheus": {"volumes": OverrideList([
                 "prometheus-data:/prometheus", f"{conf}:/etc/prometheus:ro"])}}})
             _compose(self.target, "up", "-d", "--no-deps", "--wait", "prometheus", files=[override])
         elif fault.kind in ("suite-env", "static"):
             pass
         self.settle(fault)
-        env = dict(fault.env)
-        for key, value in env.items():  # repo-relative paths, as fault.yaml writes them
-            if value.startswith(("fixtures/", "infra/", "policies/")):
-                env[key] = str(REPO_ROOT / value)
-        return env
+        return suite_env(fault, scratch)
 
     def settle(self, fault: Fault) -> None:
         """Wait (bounded) until the fault is observable: Prometheus saw a target go down
@@ -149,10 +161,6 @@ class FaultEngine:
         alert_want = fault.settle.get("prometheus_alert")
         if not target_want and not alert_want:
             return
-        import time
-
-        import httpx
-
         ep = self.target.endpoint("prometheus")
         want: dict[str, object] = dict(target_want or alert_want or {})
         path, key = ("/api/v1/targets", "activeTargets") if target_want else ("/api/v1/alerts", "alerts")
@@ -165,16 +173,16 @@ class FaultEngine:
                     return False
             return True
 
-        deadline = time.monotonic() + float(fault.settle.get("timeout_s", 40))
-        while time.monotonic() < deadline:
-            try:
-                items = httpx.get(ep.url(path), timeout=5).json()["data"][key]
-                if any(matches(i) for i in items):
-                    return
-            except (httpx.HTTPError, KeyError, ValueError):
-                pass
-            time.sleep(2)
-        raise RuntimeError(f"fault {fault.name}: Prometheus never showed {want} within the settle time")
+        def shown() -> bool:
+            items = httpx.get(ep.url(path), timeout=5).json()["data"][key]
+            return any(matches(i) for i in items)
+
+        try:
+            wait_until(shown, timeout=float(fault.settle.get("timeout_s", 40)), interval=2,
+                       retry_on=(httpx.HTTPError, KeyError, ValueError),
+                       what=f"fault {fault.name}: Prometheus showing {want}")
+        except WaitTimeout:
+            raise RuntimeError(f"fault {fault.name}: Prometheus never showed {want} within the settle time") from None
 
     def restore(self, fault: Fault) -> None:
         implied = {"opa-bundle": ["opa"], "prometheus-config": ["prometheus"]}
@@ -195,8 +203,6 @@ class FaultEngine:
         return args
 
     def run(self, fault: Fault) -> Verdict:
-        import time
-
         t0 = time.monotonic()
         scratch = Path(tempfile.mkdtemp(prefix=f"fault-{fault.name}-", dir=self.work))
         scratch.chmod(0o755)

@@ -17,6 +17,8 @@ fault.yaml:
     files: {rel/path: replacement}       # opa-bundle / prometheus-config overlays
     edits: {rel/path: [[old, new], ...]} # text edits on the overlay copy (old must exist)
     env: {NAME: value}                   # suite-env: environment of the suite run
+    folder: infra/config/...             # suite-env: a repo folder to copy with the edits
+                                         # made; "{folder}" in env values names the copy
     wait: healthy                        # healthy | running (after applying)
     settle: {prometheus_target: {job, health}, timeout_s}  # wait until Prometheus sees it
     build: {tag, dockerfile, args}       # build a derived image first (context: the fault
@@ -61,6 +63,9 @@ KINDS = ("stop", "compose-override", "exec", "opa-bundle", "prometheus-config", 
 # derived images a fault builds live under their own name, never a shared image's tag
 FAULT_IMAGE_PREFIX = "soma-fault/"
 STACK_KINDS = ("stop", "compose-override", "exec", "opa-bundle", "prometheus-config", "suite-env")
+# the folder each editing kind copies and edits (suite-env: the fault's own `folder`)
+EDITED_FOLDERS = {"opa-bundle": "policies/bundle", "prometheus-config": "infra/config/prometheus"}
+FOLDER_REF = "{folder}"
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class Fault:
     files: dict[str, str] = field(default_factory=dict)
     edits: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    folder: str = ""
     wait: str = "healthy"
     settle: dict[str, Any] = field(default_factory=dict)
     build: dict[str, Any] = field(default_factory=dict)
@@ -97,6 +103,13 @@ def parse_fault(doc: dict[str, Any], source: Path | None, catalog: Catalog) -> F
     build = dict(doc.get("build", {}))
     if build and not str(build.get("tag", "")).startswith(FAULT_IMAGE_PREFIX):
         raise UsageError(f"{where}: build.tag must start with {FAULT_IMAGE_PREFIX!r} (never a shared image tag)")
+    folder = str(doc.get("folder") or "")
+    if folder and doc["kind"] != "suite-env":
+        raise UsageError(f"{where}: folder is for suite-env faults (the others know theirs)")
+    if doc["kind"] == "suite-env" and (doc.get("edits") or doc.get("files")) and not folder:
+        raise UsageError(f"{where}: a suite-env fault with edits or files names the folder they edit")
+    if folder and not any(FOLDER_REF in str(v) for v in dict(doc.get("env", {})).values()):
+        raise UsageError(f"{where}: no env value names the edited copy ({FOLDER_REF})")
     base = source.parent if source else Path(".")
     files = {rel: str((base / path).resolve()) for rel, path in dict(doc.get("files", {})).items()}
     return Fault(
@@ -106,10 +119,16 @@ def parse_fault(doc: dict[str, Any], source: Path | None, catalog: Catalog) -> F
         override=doc.get("override"), command=tuple(doc.get("command", ())),
         files=files,
         edits={str(k): [(str(a), str(b)) for a, b in v] for k, v in dict(doc.get("edits", {})).items()},
-        env={str(k): str(v) for k, v in dict(doc.get("env", {})).items()},
+        env={str(k): str(v) for k, v in dict(doc.get("env", {})).items()}, folder=folder,
         wait=str(doc.get("wait", "healthy")), settle=dict(doc.get("settle", {})),
         build=build, source=source, raw=dict(doc),
     )
+
+
+def edited_folder(fault: Fault) -> Path | None:
+    """The folder the fault's files and edits apply to (a copy of it), if any."""
+    rel = fault.folder or EDITED_FOLDERS.get(fault.kind)
+    return data_path(rel) if rel else None
 
 
 def generated(catalog: Catalog, deployed: set[str]) -> list[Fault]:

@@ -1,4 +1,4 @@
-"""Forged tokens for the attack corpus and the mutation property.
+"""Forged tokens for the attack corpus, the mutation property and the policy's golden cases.
 
 Everything here is the attacker's side: it takes a real token (and the issuer's public
 JWKS) and produces tokens a correct validator must reject. It never holds the issuer's
@@ -58,21 +58,30 @@ class Attacker:
         headers = {"kid": self.kid, **header}
         return jwt.encode(payload, self.private_key, algorithm="RS256", headers=headers)
 
+    def resign(self, token: str, **header: Any) -> str:
+        """The token's payload, RS256-signed with the attacker key (header members as given)."""
+        return self.sign(parts(token)[1], **header)
+
 
 def alg_none(token: str) -> str:
     header, payload, _ = parts(token)
     return f"{b64url_json({**header, 'alg': 'none'})}.{b64url_json(payload)}."
 
 
+def hs256_signed(token: str, secret: bytes) -> str:
+    """Same header (alg HS256) and payload, HMAC-SHA256-signed with a key of the attacker's choosing."""
+    header, payload, _ = parts(token)
+    signing_input = f"{b64url_json({**header, 'alg': 'HS256'})}.{b64url_json(payload)}"
+    sig = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(sig)}"
+
+
 def hs256_with_public_key(token: str, issuer_jwk: dict[str, Any]) -> str:
     """Classic alg confusion: HMAC-SHA256 keyed with the issuer's public key (PEM)."""
-    header, payload, _ = parts(token)
     public = jwt.PyJWK({k: v for k, v in issuer_jwk.items() if k in ("kty", "n", "e", "kid")}).key
     pem = public.public_bytes(serialization.Encoding.PEM,
                               serialization.PublicFormat.SubjectPublicKeyInfo)
-    signing_input = f"{b64url_json({**header, 'alg': 'HS256'})}.{b64url_json(payload)}"
-    sig = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64url(sig)}"
+    return hs256_signed(token, pem)
 
 
 def payload_changed(token: str, **changes: Any) -> str:

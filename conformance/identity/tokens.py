@@ -1,8 +1,10 @@
 """Mint real identity tokens from the live dev issuer (OpenBao/Vault OIDC identity tokens).
 
-Mirrors infra/config/vault/identity.sh: identity <service>.<tenant> logs in through its
-AppRole with a fresh single-use secret_id (issued with the admin/root token, so no static
-secret exists anywhere) and reads `identity/oidc/token/soma-<service>`. Test/dev use only.
+What infra/config/vault/identity.sh sets up: identity <service>.<tenant> logs in through
+its AppRole with a fresh single-use secret_id (issued with the admin/root token, so no
+static secret exists anywhere) and reads `identity/oidc/token/soma-<service>`. The key,
+the AppRole mount and the identities are the catalog's identity.dev, which identity.sh
+reads too (through the generated identity.env). Test/dev use only.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from typing import Any
 import httpx
 
 from conformance import tls
+from conformance.catalog import load as load_catalog
 
-DEV_SERVICES = ("gateway", "orders", "billing", "reports")
-DEV_TENANTS = ("tenant-a", "tenant-b")
+_DEV = load_catalog().dev_issuer
+DEV_SERVICES = _DEV.services
+DEV_TENANTS = _DEV.tenants
 # the suite's own identity and its deliberately unacceptable token roles (identity.sh)
-CONFORMANCE_IDENTITY = ("conformance", "tenant-a")
-APPROLE_PATH = "approle"
-SIGNING_KEY = "soma-dev"
+CONFORMANCE_IDENTITY = _DEV.conformance
+APPROLE_PATH = _DEV.approle_path
+SIGNING_KEY = _DEV.signing_key
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 
 

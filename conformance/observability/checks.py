@@ -6,6 +6,7 @@ Contract tests stay thin; a fault harness or the report can call these directly.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from conformance.catalog import Catalog
 from conformance.observability import dashboards as dash
 from conformance.observability.promapi import Prometheus
 from conformance.probes.clients import ContractFailure
+from conformance.waiting import WaitTimeout, wait_until
 
 MAX_LISTED = 12
 UNKNOWN_WAIT_S = 20.0  # a target just (re)discovered is "unknown" until its first scrape
@@ -61,13 +63,14 @@ def expected_jobs(catalog: Catalog, deployed: list[str]) -> dict[str, str]:
 def targets_up(prom: Prometheus, jobs: dict[str, str], wait_s: float = UNKNOWN_WAIT_S) -> Summary:
     """Every expected job has an active target and all of them are up; any other active
     target that is down is named too. Waits (bounded) only while a target is `unknown`."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        active = prom.active_targets()
-        pending = [t for t in active if t.get("health") == "unknown"]
-        if not pending or time.monotonic() > deadline:
-            break
-        time.sleep(2)
+    active: list[dict[str, Any]] = []
+
+    def scraped() -> bool:
+        active[:] = prom.active_targets()
+        return not any(t.get("health") == "unknown" for t in active)
+
+    with contextlib.suppress(WaitTimeout):  # after the wait, judge what is there
+        wait_until(scraped, timeout=wait_s, interval=2, what="every Prometheus target past its first scrape")
     by_job: dict[str, list[dict[str, Any]]] = {}
     for t in active:
         by_job.setdefault(str(t.get("labels", {}).get("job") or t.get("scrapePool")), []).append(t)

@@ -8,7 +8,6 @@ no other request of the stack can carry it.
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ import httpx
 
 from conformance.probes.clients import ContractFailure, failing_as, tcp_reachable
 from conformance.targets.base import Endpoint
+from conformance.waiting import WaitTimeout, wait_until
 
 # OPA's batch span processor exports every 5 s; Jaeger indexes on receipt
 WAIT_S = 30.0
@@ -60,21 +60,28 @@ def find_trace(jaeger: Endpoint, trace_id: str, service: str, wait_s: float = WA
                poll_s: float = POLL_S) -> Traced:
     """Poll Jaeger's query API until the trace has a span of `service`, else fail naming
     what Jaeger last answered."""
-    deadline = time.monotonic() + wait_s
     last = "no answer yet"
-    while True:
+
+    def traced() -> Traced | None:
+        nonlocal last
         tcp_reachable(jaeger)
         with failing_as(jaeger, f"GET /api/traces/{trace_id}"):
             resp = httpx.get(jaeger.url(f"/api/traces/{trace_id}"), timeout=5)
-        if resp.status_code == 200:
-            spans = spans_of(resp.json())
-            if any(s.startswith(f"{service}: ") for s in spans):
-                return Traced(trace_id, spans)
-            last = f"trace has spans {spans or 'none'}, none of service {service!r}"
-        else:
+        if resp.status_code != 200:
             last = f"HTTP {resp.status_code} (trace not found)"
-        if time.monotonic() >= deadline:
-            raise ContractFailure(
-                f"{jaeger}: no {service} span of trace {trace_id} within {wait_s:.0f}s ({last}): "
-                f"the decision was made, but its span never reached this Jaeger")
-        time.sleep(poll_s)
+            return None
+        spans = spans_of(resp.json())
+        if any(s.startswith(f"{service}: ") for s in spans):
+            return Traced(trace_id, spans)
+        last = f"trace has spans {spans or 'none'}, none of service {service!r}"
+        return None
+
+    try:
+        found = wait_until(traced, timeout=wait_s, interval=poll_s,
+                           what=f"a {service} span of trace {trace_id} in {jaeger}")
+    except WaitTimeout:
+        raise ContractFailure(
+            f"{jaeger}: no {service} span of trace {trace_id} within {wait_s:.0f}s ({last}): "
+            f"the decision was made, but its span never reached this Jaeger") from None
+    assert found is not None  # wait_until returns only a truthy answer
+    return found

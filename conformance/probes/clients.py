@@ -264,24 +264,6 @@ def kafka_round_trip(ep: Endpoint) -> float:
     return time.monotonic() - t0
 
 
-@bounded()
-def vault_health(ep: Endpoint) -> dict[str, Any]:
-    import hvac
-
-    tcp_reachable(ep)
-    with failing_as(ep, "sys/health"):
-        client = hvac.Client(url=ep.url(), timeout=IO_TIMEOUT_S, verify=ep.ca_file or True)
-        health = client.sys.read_health_status(method="GET")
-        if not isinstance(health, dict):  # hvac returns a Response for non-200 codes
-            code = getattr(health, "status_code", "?")
-            body = getattr(health, "text", "")[:120]
-            try:
-                health = health.json()
-            except Exception:  # noqa: BLE001
-                raise ContractFailure(f"{ep}: sys/health answered HTTP {code}: {body!r}") from None
-        return dict(health)
-
-
 def etcd_client(ep: Endpoint) -> Any:
     # etcd3's generated protobuf code predates protobuf 4: it needs the pure-Python
     # runtime. Set only here, when the suite itself first talks to etcd, never at import.

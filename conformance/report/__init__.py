@@ -10,13 +10,13 @@ import os
 
 import pytest
 
+from conformance.report.hooks import EvidencePlugin, ReportPlugin
+from conformance.session import report_dir
+
 
 def register(config: pytest.Config) -> None:
     """Evidence capture in every process; the writer only where reports are written
     (not on xdist workers), into --report-dir (default reports/)."""
-    from conformance.plugin import report_dir
-    from conformance.report.hooks import EvidencePlugin, ReportPlugin
-
     pm = config.pluginmanager
     if pm.has_plugin("soma-report-evidence"):
         return

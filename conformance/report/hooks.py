@@ -15,8 +15,12 @@ from typing import Any
 import pytest
 
 from conformance import catalog as catalog_mod
+from conformance import session
+from conformance.errors import TargetError
 from conformance.report import meta, progress
+from conformance.report.artefacts import write_all
 from conformance.report.collector import CONTRACT_PROP, EVIDENCE_PROP, Collector
+from conformance.report.history import DEFAULT_WINDOW, load_history
 from conformance.report.json_writer import RESULT_NAME, write_run
 from conformance.report.model import Run, jsonable
 
@@ -104,7 +108,7 @@ class ReportPlugin:
         self._t0 = started
         workers = getattr(config.option, "numprocesses", 0)
         self.run = Run(
-            run_id=meta.new_run_id(started), target=_target_name(config), started_at=meta.iso(started),
+            run_id=meta.new_run_id(started), target=session.target_name(config), started_at=meta.iso(started),
             suite=meta.suite_info(), infra={"git_revision": None, "git_dirty": None},
             host=meta.host_info(workers if isinstance(workers, int) else 0),
             command=[str(a) for a in config.invocation_params.args],
@@ -208,9 +212,6 @@ class ReportPlugin:
             self._warn(exc)
 
     def _write_all(self) -> None:
-        from conformance.report.artefacts import write_all
-        from conformance.report.history import DEFAULT_WINDOW, load_history
-
         history_dir = os.environ.get(HISTORY_ENV)
         try:
             if history_dir:
@@ -230,12 +231,6 @@ class ReportPlugin:
             progress.emit(self.config, f"soma-conformance: cannot write the report in {self.out_dir}: {exc}")
 
 
-def _target_name(config: pytest.Config) -> str:
-    from conformance.plugin import target_name
-
-    return target_name(config)
-
-
 def archive(run: Run, root: Path, keep: int = ARCHIVE_KEEP) -> None:
     """Copy the run's document into root/<run_id>.json and drop the oldest beyond `keep`."""
     write_run(root / f"{run.run_id}.json", run)
@@ -247,11 +242,8 @@ def archive(run: Run, root: Path, keep: int = ARCHIVE_KEEP) -> None:
 def _environment(config: pytest.Config, final: bool = False) -> str | None:
     """The target's environment name, once the target was set up (a compose target learns
     its project from `compose config`); at session end whatever the target knows."""
-    from conformance.errors import TargetError
-    from conformance.plugin import SETUP_DONE_KEY, TARGET_KEY
-
-    target = config.stash.get(TARGET_KEY, None)
-    if target is None or not (final or config.stash.get(SETUP_DONE_KEY, False)):
+    target = config.stash.get(session.TARGET_KEY, None) if final else session.set_up_target(config)
+    if target is None:
         return None
     try:
         return str(target.environment) or None
@@ -261,14 +253,12 @@ def _environment(config: pytest.Config, final: bool = False) -> str | None:
 
 def _target_detail(config: pytest.Config) -> str | None:
     """The target's one-line description, only when it was set up (never set it up here)."""
-    from conformance.errors import TargetError
-    from conformance.plugin import SETUP_DONE_KEY, TARGET_ERROR_KEY, TARGET_KEY
-
-    target = config.stash.get(TARGET_KEY, None)
-    if target is None or not config.stash.get(SETUP_DONE_KEY, False):
+    target = session.set_up_target(config)
+    if target is None:
         return None
-    if config.stash.get(TARGET_ERROR_KEY, None):
-        return config.stash[TARGET_ERROR_KEY]  # already names the target
+    error = session.setup_error(config)
+    if error:
+        return error  # already names the target
     try:
         return target.describe()
     except (TargetError, KeyError, OSError) as exc:

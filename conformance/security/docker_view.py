@@ -6,23 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.docker_engine import client
 from conformance.errors import TargetError
 from conformance.security.runtime import COMPOSE_SERVICE_LABEL, RunningContainer
 
-SDK_TIMEOUT_S = 30
 # `docker save` of a large image may take minutes before the first byte on a busy engine
 SAVE_TIMEOUT_S = 600
-
-
-def client(timeout: float = SDK_TIMEOUT_S) -> Any:
-    try:
-        import docker
-    except ImportError as exc:
-        raise TargetError(f"the Docker SDK is not installed (it comes with testcontainers): {exc}") from None
-    try:
-        return docker.from_env(timeout=timeout)
-    except Exception as exc:  # noqa: BLE001 - any SDK failure is "no Docker engine"
-        raise TargetError(f"cannot reach the Docker engine: {type(exc).__name__}: {exc}") from None
 
 
 def process_uids(container: Any) -> tuple[int, ...]:

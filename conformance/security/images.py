@@ -13,13 +13,14 @@ import fnmatch
 import hashlib
 import io
 import json
-import os
 import re
 import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from conformance import resources
 
 PEM_TAIL = b"PRIVATE KEY-----"
 # a PEM private-key *block*: the BEGIN line, then key material (base64 lines, or the
@@ -41,8 +42,7 @@ class Needle:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("SOMA_CACHE") or str(Path.home() / ".cache/soma-infra")
-    return Path(base) / "image-scan"
+    return resources.cache_dir() / "image-scan"
 
 
 def needle_digest(needles: Iterable[Needle]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from conformance.catalog import Catalog
@@ -102,6 +102,24 @@ class TargetOptions:
     attach_state: dict[str, Any] | None = None
 
 
+class KubernetesAccess(Protocol):
+    """What contracts read and try through a Kubernetes API: the namespace's objects,
+    admission (PodSecurity) verdicts and probe pods (NetworkPolicy)."""
+
+    @property
+    def namespace(self) -> str: ...
+
+    def objects(self, kind: str) -> list[dict[str, Any]]: ...
+
+    def workload_state(self) -> tuple[list[str], list[str]]: ...
+
+    def podsecurity_dry_run(self, pod: dict[str, Any]) -> tuple[bool, str]: ...
+
+    def reach(self, services: list[str], labels: list[str]) -> list[InsideResult]: ...
+
+    def reach_with_canary(self, services: list[str]) -> tuple[list[InsideResult], InsideResult]: ...
+
+
 class Target(abc.ABC):
     """A place the shared infra runs. Subclasses live one per module in this package."""
 
@@ -151,6 +169,22 @@ class Target(abc.ABC):
         """The tracing setting this target was deployed with (default: not known, off)."""
         return Tracing(reason=f"target {self.name} does not report its tracing setting")
 
+    # --- what this target can show (contracts ask, instead of checking its class) --------
+    def kubernetes(self) -> KubernetesAccess | None:
+        """The Kubernetes API of the namespace the stack runs in, enforcing NetworkPolicy
+        and PodSecurity (None: the stack does not run on Kubernetes)."""
+        return None
+
+    def docker_project(self) -> str | None:
+        """The Compose project whose containers the local Docker Engine runs (None: the
+        containers, if any, are out of this machine's Docker Engine's sight)."""
+        return None
+
+    def judged(self, service: str) -> bool:
+        """Whether the service's contracts are judged here: it is deployed, or the catalog
+        requires it (a missing required service fails its contracts, never skips them)."""
+        return self.deployed(service) or self.catalog.service(service).required
+
     def inside_unsupported_reason(self) -> str | None:
         """Why this target cannot probe from inside its network (None: it can)."""
         return None
@@ -185,7 +219,7 @@ class Target(abc.ABC):
         for svc in self.catalog.services.values():
             if services is not None and svc.name not in services:
                 continue
-            if not self.deployed(svc.name):
+            if not self.judged(svc.name):
                 continue
             path = str(svc.health.get("path", "")) if svc.protocol == "http" else ""
             checks.append(InsideCheck(svc.name, svc.dns_name, svc.port, svc.protocol, path))

@@ -13,12 +13,12 @@ alone, it attaches to the running project by name from Docker's own labels
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from conformance.errors import TargetError, UsageError
 from conformance.probes import inside as inside_probe
+from conformance.process import CMD_TIMEOUT_S, run
 from conformance.resources import data_path, repo_file
 from conformance.targets import docker_project
 from conformance.targets.base import (
@@ -38,7 +38,6 @@ ENV_EXAMPLE = "infra/env/.env.shared.example"
 NETWORK_KEY = "soma-infra"
 DEFAULT_PROJECT = "soma-infra"
 UP_TIMEOUT_S = 300
-CMD_TIMEOUT_S = 60
 INSIDE_TIMEOUT_S = 90
 
 
@@ -51,27 +50,6 @@ def default_env_files() -> list[str]:
             return [str(path)]
     shipped = data_path(ENV_EXAMPLE)
     return [str(shipped)] if shipped.is_file() else []
-
-
-def run(cmd: list[str], timeout: float, what: str) -> str:
-    """Run a command with a bounded time; failures become one-line TargetErrors."""
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise TargetError(f"{what}: {cmd[0]} is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise TargetError(f"{what}: no answer within {timeout:.0f}s") from None
-    if proc.returncode != 0:
-        raise TargetError(f"{what}: {cause(proc.stderr or proc.stdout) or f'exit {proc.returncode}'}")
-    return proc.stdout
-
-
-def cause(text: str) -> str:
-    """The line of a docker/compose error that says what went wrong: not the trailing
-    "Run 'docker run --help' for more information" boilerplate."""
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    useful = [ln for ln in lines if not ln.startswith(("Run '", "See '"))]
-    return (useful or lines or [""])[-1]
 
 
 class ComposeTarget(Target):
@@ -241,6 +219,11 @@ class ComposeTarget(Target):
                "/probe/inside.py", encode_checks(checks)]
         out = run(cmd, INSIDE_TIMEOUT_S, f"inside probe on network {self.network_name()}")
         return decode_results(out, checks)
+
+    def docker_project(self) -> str:
+        """Its containers run in the local Docker Engine, as this compose project."""
+        self.config()
+        return str(self.project)
 
     @property
     def environment(self) -> str:

@@ -10,30 +10,19 @@ both the same way.
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any
 
 from conformance.errors import TargetError, UsageError
+from conformance.process import CMD_TIMEOUT_S, run
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 NETWORK_LABEL = "com.docker.compose.network"
-CMD_TIMEOUT_S = 60
 
 
 def docker(args: list[str], what: str, timeout: float = CMD_TIMEOUT_S) -> str:
     """Run one bounded docker command; a failure is a one-line TargetError."""
-    try:
-        proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise TargetError(f"{what}: docker is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise TargetError(f"{what}: docker gave no answer within {timeout:.0f}s") from None
-    if proc.returncode != 0:
-        lines = [ln.strip() for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
-        useful = [ln for ln in lines if not ln.startswith(("Run '", "See '"))] or lines
-        raise TargetError(f"{what}: {useful[-1] if useful else f'exit {proc.returncode}'}")
-    return proc.stdout
+    return run(["docker", *args], timeout, what)
 
 
 def container_ids(project: str, service: str | None = None, running_only: bool = False) -> list[str]:

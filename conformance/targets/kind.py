@@ -7,8 +7,9 @@ chosen by kubectl); in-network probes run in a short-lived pod that carries ever
 
 Names match the Helm chart infra/helm/soma-infra: Services named as in the catalog, the
 dev-only Secret `soma-infra-dev-credentials`, and Kafka's host listener: the dev overlay
-advertises `127.0.0.1:29092` to clients outside the cluster, so Kafka is forwarded on
-that same local port (a client reconnects to the advertised address).
+advertises `127.0.0.1:<port>` to clients outside the cluster and publishes that port on the
+Service as the port named `host`, so Kafka is forwarded on that same local port (a client
+reconnects to the advertised address). The port is read from the live Service, not restated.
 
 The security contracts use `client_reach` (a probe pod with or without one client label:
 NetworkPolicy) and `podsecurity_dry_run` (a server-side dry-run create: PodSecurity).
@@ -26,6 +27,7 @@ import base64
 import json
 import re
 import secrets
+import selectors
 import subprocess
 import tempfile
 from pathlib import Path
@@ -33,23 +35,26 @@ from typing import Any
 
 from conformance.errors import TargetError
 from conformance.probes import inside as inside_probe
+from conformance.process import completed, run
 from conformance.targets.base import (
     Credentials,
     Endpoint,
     InsideCheck,
     InsideResult,
+    KubernetesAccess,
     Target,
     decode_results,
     encode_checks,
 )
-from conformance.targets.compose import run
+from conformance.waiting import WaitTimeout, wait_until
 
 FORWARD_RE = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
 CREDENTIALS_SECRET = "soma-infra-dev-credentials"
 PORT_FORWARD_TIMEOUT_S = 15.0
-# service -> the port the chart's dev overlay advertises as 127.0.0.1:<port> (values-dev.yaml
-# kafka.hostListener); forwarded as <port>:<port>
-HOST_LISTENERS = {"kafka": 29092}
+FORWARD_READ_S = 0.5  # each look for kubectl's output waits this long at most
+# the Service port the chart names for a listener advertised as 127.0.0.1:<port>
+# (templates/kafka.yaml, values kafka.hostListener); forwarded as <port>:<port>
+HOST_LISTENER_PORT_NAME = "host"
 # every probe pod waits this long after it starts (probe_pod_overrides)
 POLICY_SETTLE_S = 10
 PODSECURITY_REJECTED = re.compile(r'violates PodSecurity "(?P<level>[a-z]+):(?P<version>[^"]+)": (?P<why>.+)')
@@ -59,11 +64,22 @@ def kubectl(context: str, namespace: str, *args: str) -> list[str]:
     return ["kubectl", "--context", context, "--namespace", namespace, *args]
 
 
-def port_forward_cmd(context: str, namespace: str, service: str, port: int) -> list[str]:
+def host_listeners(services: dict[str, Any]) -> dict[str, int]:
+    """service -> its host listener's port, from `kubectl get services -o json`: the port
+    named `host` that the chart adds when a listener is advertised as 127.0.0.1:<port>."""
+    found: dict[str, int] = {}
+    for svc in services.get("items", []):
+        for port in svc.get("spec", {}).get("ports") or []:
+            if port.get("name") == HOST_LISTENER_PORT_NAME:
+                found[str(svc["metadata"]["name"])] = int(port["port"])
+    return found
+
+
+def port_forward_cmd(context: str, namespace: str, service: str, port: int,
+                     host_listener: int | None = None) -> list[str]:
     """Forward a random local port to the contract port, or, for a service that advertises a
     host listener (Kafka), that listener's port on the same local port."""
-    host = HOST_LISTENERS.get(service)
-    spec = f"{host}:{host}" if host else f":{port}"
+    spec = f"{host_listener}:{host_listener}" if host_listener else f":{port}"
     return kubectl(context, namespace, "port-forward", f"svc/{service}", spec, "--address", "127.0.0.1")
 
 
@@ -203,6 +219,11 @@ class KindTarget(Target):
         self.namespace = self.options.namespace
         self._forwards: dict[str, tuple[subprocess.Popen[str], int]] = {}
         self._services: set[str] | None = None
+        self._host_listeners: dict[str, int] = {}
+
+    def kubernetes(self) -> KubernetesAccess:
+        """This target is a namespace of a Kubernetes cluster: its API is the one contracts read."""
+        return self
 
     @property
     def environment(self) -> str:
@@ -215,8 +236,9 @@ class KindTarget(Target):
                    f"kubectl ({self.context}/{self.namespace})")
 
     def setup(self) -> None:
-        out = self._kubectl("get", "services", "-o", "json")
-        self._services = {item["metadata"]["name"] for item in json.loads(out).get("items", [])}
+        doc = json.loads(self._kubectl("get", "services", "-o", "json"))
+        self._services = {item["metadata"]["name"] for item in doc.get("items", [])}
+        self._host_listeners = host_listeners(doc)
 
     def teardown(self) -> None:
         for proc, _ in self._forwards.values():
@@ -231,37 +253,48 @@ class KindTarget(Target):
     def deployed(self, service: str) -> bool:
         if self._services is None:
             self.setup()
-        return service in (self._services or set()) or self.catalog.service(service).required
+        return service in (self._services or set())
 
     def endpoint(self, service: str) -> Endpoint:
         if service not in self._forwards:
+            if self._services is None:
+                self.setup()
             port = self.catalog.service(service).port
-            proc = subprocess.Popen(port_forward_cmd(self.context, self.namespace, service, port),
+            cmd = port_forward_cmd(self.context, self.namespace, service, port,
+                                   self._host_listeners.get(service))
+            proc = subprocess.Popen(cmd,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             local = self._await_forward(proc, service)
             self._forwards[service] = (proc, local)
         return Endpoint(service, "127.0.0.1", self._forwards[service][1])
 
     def _await_forward(self, proc: subprocess.Popen[str], service: str) -> int:
-        import selectors
-        import time
-
-        assert proc.stdout is not None
-        deadline = time.monotonic() + PORT_FORWARD_TIMEOUT_S
+        """The local port of kubectl's 'Forwarding from' line (select waits for output, so
+        the poll itself does not sleep); kubectl ending first is the same failure."""
+        out = proc.stdout
+        assert out is not None
         sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                break
-            line = proc.stdout.readline()
+        sel.register(out, selectors.EVENT_READ)
+
+        def forwarded() -> int | None:
+            if not sel.select(timeout=FORWARD_READ_S):
+                return None
+            line = out.readline()
             if not line:
-                break
-            port = parse_forward_line(line)
-            if port is not None:
-                return port
-        proc.kill()
-        raise TargetError(f"{service}: kubectl port-forward did not start within "
-                          f"{PORT_FORWARD_TIMEOUT_S:.0f}s")
+                raise EOFError("kubectl port-forward ended")
+            return parse_forward_line(line)
+
+        try:
+            port = wait_until(forwarded, timeout=PORT_FORWARD_TIMEOUT_S, interval=0.0,
+                              what=f"kubectl port-forward of {service}")
+        except (WaitTimeout, EOFError):
+            proc.kill()
+            raise TargetError(f"{service}: kubectl port-forward did not start within "
+                              f"{PORT_FORWARD_TIMEOUT_S:.0f}s") from None
+        finally:
+            sel.close()
+        assert port is not None  # wait_until returns only a truthy answer
+        return port
 
     def credentials(self) -> Credentials:
         data = decode_secret(json.loads(self._kubectl("get", "secret", CREDENTIALS_SECRET, "-o", "json")))
@@ -325,8 +358,9 @@ class KindTarget(Target):
 
     def podsecurity_dry_run(self, pod: dict[str, Any]) -> tuple[bool, str]:
         """(admitted, detail) for a server-side dry-run create of `pod` in the namespace."""
-        proc = subprocess.run(dry_run_create_cmd(self.context, self.namespace), input=json.dumps(pod),
-                              capture_output=True, text=True, timeout=60, check=False)
+        proc = completed(dry_run_create_cmd(self.context, self.namespace), 60,
+                         f"kubectl create --dry-run=server ({self.context}/{self.namespace})",
+                         stdin=json.dumps(pod))
         if proc.returncode == 0:
             return True, proc.stdout.strip()
         reason = parse_podsecurity_rejection(proc.stderr)

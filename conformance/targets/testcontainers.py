@@ -23,16 +23,18 @@ from typing import Any
 
 from conformance import opa_bundle
 from conformance.catalog import load as load_catalog
+from conformance.docker_engine import container_states
 from conformance.errors import TargetError, UsageError
+from conformance.process import CMD_TIMEOUT_S, run
 from conformance.resources import data_path, repo_file
 from conformance.targets import docker_project
-from conformance.targets.compose import CMD_TIMEOUT_S, COMPOSE_FILE, ComposeTarget, run
+from conformance.targets.compose import COMPOSE_FILE, ComposeTarget
 
 
 def port_vars() -> dict[str, str]:
     """The env variable that sets each catalog service's published host port (the naming
     rule of infra/env/.env.shared.example: <SERVICE>_HOST_PORT)."""
-    return {name: f"{name.upper()}_HOST_PORT" for name in load_catalog().services}
+    return {svc.name: svc.host_port_var for svc in load_catalog().services.values()}
 
 
 # published ports of services outside the catalog (the optional Jaeger of profile `tracing`)
@@ -67,8 +69,6 @@ class TestcontainersTarget(ComposeTarget):
     def environment(self) -> str:
         """Every run is a fresh one-off copy (project soma-tc-<random>) of the same compose
         file, so runs are keyed by that file, not by the throw-away project name."""
-        from conformance.targets.compose import COMPOSE_FILE
-
         file = Path(self.compose_file).name
         return self.name if file == Path(COMPOSE_FILE).name else f"{self.name}:{file}"
 
@@ -168,11 +168,8 @@ class TestcontainersTarget(ComposeTarget):
         ids = self.container_ids()
         if not ids:
             return []
-        out = run(["docker", "inspect", "-f",
-                   "{{.Name}} restarts={{.RestartCount}} oom_killed={{.State.OOMKilled}} "
-                   "exit={{.State.ExitCode}}", *ids], CMD_TIMEOUT_S, f"docker inspect of {self.project}")
-        return [line.strip().lstrip("/") for line in out.splitlines()
-                if "restarts=0 " not in line or "oom_killed=true" in line]
+        return [str(state) for state in container_states(ids, f"docker inspect of {self.project}")
+                if state.fell_over]
 
     def teardown(self) -> None:
         compose, self._compose = self._compose, None

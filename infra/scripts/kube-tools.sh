@@ -10,60 +10,51 @@
 # wrapper module replaces every staging module with the matching v0.X.Y release
 # (v1.33.13 -> v0.33.13), read from the kubernetes go.mod itself.
 # Usage: kube-tools.sh            (builds every binary below if not cached)
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
-cache=${SOMA_CACHE:-$HOME/.cache/soma-infra}
-bin="$cache/bin"
-mkdir -p "$bin"
-export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+. "$(dirname "$0")/lib.sh"
+go_env
 
 ver=${KUBE_VERSION:?KUBE_VERSION missing from versions.env}
 mod="k8s.io/kubernetes@$ver"
 cmds=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl)
 want="$mod ${cmds[*]}"
 stamp="$bin/.kube-tools.version"
-cached() {
-  [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] || return 1
-  local c; for c in "${cmds[@]}"; do [ -x "$bin/$c" ] || return 1; done
+# one build at a time (make test and a developer may both ask)
+if ! needs_build "$stamp" "$want" "$bin/.kube-tools.lock" 5400 "${cmds[@]/#/$bin/}"; then
+  echo "kube-tools: ${cmds[*]} ($mod) cached"; exit 0
+fi
+
+# kube_build DIR: the wrapper module in DIR, every binary built into DIR/out/
+kube_build() {
+  local staging_ver="v0.${ver#v1.}" gomod m c kv ld="-s -w" staging=() pkgs=()
+  cd "$1"
+  echo "kube-tools: building ${cmds[*]} from $mod (staging modules at $staging_ver)"
+  go mod init soma-tools/kube >/dev/null 2>&1
+  gomod=$(go mod download -json "$mod" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+  [ -f "$gomod" ] || die "cannot read go.mod of $mod"
+  # every `k8s.io/<name> => ./staging/src/k8s.io/<name>` becomes `=> k8s.io/<name> v0.X.Y`
+  mapfile -t staging < <(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#\1#p' "$gomod")
+  [ ${#staging[@]} -gt 10 ] || die "found only ${#staging[@]} staging modules"
+  for m in "${staging[@]}"; do go mod edit -replace="$m=$m@$staging_ver"; done
+  go mod edit -require="$mod"
+  {
+    printf 'package main\n\nimport (\n'
+    for c in "${cmds[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
+    printf ')\n'
+  } > tools.go
+  # resolve the full graph against the pinned requirements of k8s.io/kubernetes
+  go get "$mod" >/dev/null 2>&1
+  go mod tidy >/dev/null 2>&1 || true
+  for kv in "gitVersion=$ver" "gitMajor=1" "gitMinor=$(echo "$ver" | cut -d. -f2)" "gitTreeState=clean"; do
+    ld="$ld -X k8s.io/component-base/version.$kv -X k8s.io/client-go/pkg/version.$kv"
+  done
+  mkdir out
+  for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  go build -trimpath -ldflags="$ld" -o out/ "${pkgs[@]}"
 }
-if cached; then echo "kube-tools: ${cmds[*]} ($mod) cached"; exit 0; fi
 
-# one build at a time (make test and a developer may both ask); re-check after waiting
-exec 9>"$bin/.kube-tools.lock"
-flock -w 5400 9 || { echo "kube-tools: another build holds the lock for too long" >&2; exit 1; }
-if cached; then echo "kube-tools: ${cmds[*]} ($mod) cached"; exit 0; fi
-
-staging_ver="v0.${ver#v1.}"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-start=$(date +%s)
-echo "kube-tools: building ${cmds[*]} from $mod (staging modules at $staging_ver)"
-cd "$work"
-go mod init soma-tools/kube >/dev/null 2>&1
-gomod=$(go mod download -json "$mod" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
-[ -f "$gomod" ] || { echo "kube-tools: cannot read go.mod of $mod" >&2; exit 1; }
-# every `k8s.io/<name> => ./staging/src/k8s.io/<name>` becomes `=> k8s.io/<name> v0.X.Y`
-mapfile -t staging < <(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#\1#p' "$gomod")
-[ ${#staging[@]} -gt 10 ] || { echo "kube-tools: found only ${#staging[@]} staging modules" >&2; exit 1; }
-for m in "${staging[@]}"; do go mod edit -replace="$m=$m@$staging_ver"; done
-go mod edit -require="$mod"
-{
-  printf 'package main\n\nimport (\n'
-  for c in "${cmds[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
-  printf ')\n'
-} > tools.go
-# resolve the full graph against the pinned requirements of k8s.io/kubernetes
-go get "$mod" >/dev/null 2>&1
-go mod tidy >/dev/null 2>&1 || true
-ld="-s -w"
-for kv in "gitVersion=$ver" "gitMajor=1" "gitMinor=$(echo "$ver" | cut -d. -f2)" "gitTreeState=clean"; do
-  ld="$ld -X k8s.io/component-base/version.$kv -X k8s.io/client-go/pkg/version.$kv"
-done
-mkdir out
-pkgs=(); for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-go build -trimpath -ldflags="$ld" -o out/ "${pkgs[@]}"
-for c in "${cmds[@]}"; do mv "out/$c" "$bin/$c"; done
-echo "$want" > "$stamp"
-echo "kube-tools: built ${cmds[*]} $ver in $(( $(date +%s) - start ))s -> $bin"
+work=""; tmpdir work
+start=$SECONDS
+step "go build Kubernetes $ver (${#cmds[@]} programs)" kube_build "$work"
+for c in "${cmds[@]}"; do put "$work/out/$c" "$bin/$c"; done
+stamp "$stamp" "$want"
+echo "kube-tools: built ${cmds[*]} $ver in $((SECONDS - start))s -> $bin"

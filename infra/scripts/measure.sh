@@ -6,14 +6,14 @@
 #   3. cold image build (with `cold`): every image rebuilt with --no-cache under a
 #      throwaway tag prefix (Go binaries, jars and the base rootfs stay cached)
 # Usage: measure.sh [cold]
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
 cd "$root"
 project="${SOMA_MEASURE_PROJECT:-soma-measure-$$}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export COMPOSE_PROJECT_NAME=$project
-for v in POSTGRES KAFKA REDIS OPA VAULT PROMETHEUS GRAFANA ETCD OPENFGA; do export "${v}_HOST_PORT=$(free_port)"; done
+# one free host port per catalog service (<SERVICE>_HOST_PORT), the list read from the catalog
+port_vars=$(python3 -m conformance.cli services --host-port-vars)
+for v in $port_vars; do export "$v=$(free_port)"; done
 elapsed() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$2"; }
 compose=(docker compose --env-file infra/env/.env.shared -f infra/docker/shared-infra.compose.yaml)
 watcher=""
@@ -21,7 +21,7 @@ cleanup() {
   [ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true
   "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
 }
-trap cleanup EXIT
+on_exit cleanup
 
 make --no-print-directory -s env bundle images >/dev/null
 # the critical path: when each service was first seen healthy (polled every 0.5 s)
@@ -48,7 +48,8 @@ make --no-print-directory -s up >/dev/null 2>&1
 t1=$EPOCHREALTIME
 printf 'second make up on the running stack (idempotent): %.1f s\n' "$(elapsed "$t0" "$t1")"
 sleep 20  # let JVM and caches settle before reading memory
-docker stats --no-stream --format '{{.Name}} {{.MemUsage}}' $("${compose[@]}" ps -q) | python3 -c '
+mapfile -t containers < <("${compose[@]}" ps -q)
+docker stats --no-stream --format '{{.Name}} {{.MemUsage}}' "${containers[@]}" | python3 -c '
 import re, sys
 units = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
 total = 0
@@ -62,11 +63,8 @@ print(f"stack memory (docker stats --no-stream, sum): {total / 1024**3:.2f} GiB"
 
 if [ "${1:-}" = cold ]; then
   t0=$EPOCHREALTIME
-  log=$(mktemp)
-  # the legacy builder's deprecation banner would bury the figure; keep it for failures
-  SOMA_IMAGE_PREFIX="soma-measure-cold" SOMA_BUILD_NO_CACHE=1 bash infra/scripts/build-images.sh >"$log" 2>&1 \
-    || { tail -n 40 "$log" >&2; exit 1; }
-  rm -f "$log"
+  # every image as one quiet step: the figure is not buried, a failure shows its log
+  SOMA_IMAGE_PREFIX="soma-measure-cold" SOMA_BUILD_NO_CACHE=1 step "cold image build" bash infra/scripts/build-images.sh >/dev/null
   t1=$EPOCHREALTIME
   printf 'cold image build (--no-cache, all images): %.1f s\n' "$(elapsed "$t0" "$t1")"
   docker images --format '{{.Repository}}:{{.Tag}}' | grep '^soma-measure-cold/' | xargs -r docker rmi -f >/dev/null

@@ -3,11 +3,8 @@
 # with a revision equal to the sha256 of the bundle's source files, so the suite can
 # prove that the live OPA runs exactly the repo's policy (policy drift is a failure).
 # Output: build/opa/soma.tar.gz (compose mounts it; the Helm chart packs it in a ConfigMap).
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-opa=${OPA:-$(command -v opa || echo "${SOMA_CACHE:-$HOME/.cache/soma-infra}/bin/opa")}
-[ -x "$opa" ] || bash "$here/go-tools.sh" opa >&2
+. "$(dirname "$0")/lib.sh"
+need_opa
 src="$root/policies/bundle"
 out="$root/build/opa/soma.tar.gz"
 mkdir -p "$(dirname "$out")"

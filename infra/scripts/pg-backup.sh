@@ -9,8 +9,7 @@
 #   compose: PG_EXEC="docker compose --env-file ... -f ... exec -T postgres"   (make backup)
 #   Kind:    PG_EXEC="kubectl -n soma-infra exec -i postgres-0 -c postgres --" (make backup-kind)
 #   pg-backup.sh backup DIR  |  pg-backup.sh restore DIR
-set -euo pipefail
-die() { echo "pg-backup: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 [ -n "${PG_EXEC:-}" ] || die "PG_EXEC (the command that runs a command in the postgres container) is not set"
 read -r -a pgexec <<< "$PG_EXEC"
 mode=${1:-}

@@ -5,7 +5,7 @@
 # recomputes it in Python from the same sources to prove the live OPA serves exactly this
 # policy, so the two must agree byte for byte (the suite's unit tests check that they do).
 # Usage: policy-revision.sh <bundle dir>
-set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 src=${1:?usage: policy-revision.sh <bundle dir>}
 cd "$src"
 # '/' becomes \001 for sorting: below every other byte, so "a/b" sorts before "a-c" as it

@@ -2,11 +2,8 @@
 # The policy gate of `make test`: opa check --strict, opa fmt clean, opa test passing
 # with exactly 100% line coverage. Regal (OPA's linter) is not installable here (the
 # module proxy refuses it), so strict compile checks + opa fmt are the lint gate.
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-opa=${OPA:-$(command -v opa || echo "${SOMA_CACHE:-$HOME/.cache/soma-infra}/bin/opa")}
-[ -x "$opa" ] || bash "$here/go-tools.sh" opa >&2
+. "$(dirname "$0")/lib.sh"
+need_opa
 bundle="$root/policies/bundle"
 cd "$bundle"
 "$opa" check --strict .

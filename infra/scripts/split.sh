@@ -6,9 +6,7 @@
 # dropped. One commit on top moves infra/standalone/{Makefile,README.md,gitignore} to the
 # root. The result needs nothing from the suite's repo: `make up` there brings the stack up.
 # Usage: split.sh <dest>  (dest absent or empty). Exports HEAD: uncommitted changes stay out.
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
 keep=(infra docs/infra policies)
 dest=${1:?usage: split.sh <dest dir>}
 log() { echo "split: $*" >&2; }
@@ -22,8 +20,8 @@ fi
 name=$(git -C "$root" config user.name || echo "soma-infra split")
 email=$(git -C "$root" config user.email || echo "split@localhost")
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/soma-split.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+work=""
+tmpdir work
 git init -q "$work/repo"
 git -C "$work/repo" fetch -q --no-tags "$root" "+$head:refs/heads/main" 2>/dev/null ||
   git -C "$work/repo" fetch -q --no-tags "$root" "+HEAD:refs/heads/main"

@@ -13,9 +13,11 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from conformance.waiting import WaitTimeout, wait_until
 from tests.helm import chart
 
 START_TIMEOUT_S = 180.0
@@ -121,15 +123,16 @@ class ControlPlane:
                    api, "kube-apiserver", deadline)
         self.started_in_s = time.monotonic() - began
 
-    def _wait(self, ready: object, proc: subprocess.Popen[bytes], name: str, deadline: float) -> None:
-        assert callable(ready)
-        while time.monotonic() < deadline:
+    def _wait(self, ready: Callable[[], bool], proc: subprocess.Popen[bytes], name: str, deadline: float) -> None:
+        def up() -> bool:
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited {proc.returncode}:\n{self.log_tail(name)}")
-            if ready():
-                return
-            time.sleep(1)
-        raise TimeoutError(f"{name} not ready within {START_TIMEOUT_S:.0f}s:\n{self.log_tail(name)}")
+            return ready()
+
+        try:
+            wait_until(up, timeout=max(0.0, deadline - time.monotonic()), what=f"{name} ready")
+        except WaitTimeout:
+            raise TimeoutError(f"{name} not ready within {START_TIMEOUT_S:.0f}s:\n{self.log_tail(name)}") from None
 
     def stop(self) -> None:
         for proc in reversed(self._procs):

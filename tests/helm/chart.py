@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from conformance.resources import cache_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "infra" / "helm" / "soma-infra"
 CATALOG = ROOT / "infra" / "contracts" / "catalog.yaml"
@@ -24,7 +26,7 @@ CMD_TIMEOUT_S = 120
 
 
 def cache_bin() -> Path:
-    return Path(os.environ.get("SOMA_CACHE", str(Path.home() / ".cache" / "soma-infra"))) / "bin"
+    return cache_dir() / "bin"
 
 
 def tool(name: str) -> Path:

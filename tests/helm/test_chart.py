@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from conformance.endpoints import expand, validate
 from tests.helm import chart
 from tests.helm.conftest import SUMMARY
 
@@ -260,3 +262,31 @@ def test_kind_config() -> None:
     assert "--run-firewall=true" in args and "--run-service-proxy=false" in args
     assert "--enable-overlay=false" in args
     assert not any("kindnet" in str(d) for d in cni)
+
+
+@pytest.mark.parametrize("overlay", chart.OVERLAYS)
+def test_helm_test_job_takes_credentials_from_the_secret_not_a_file(
+        rendered: dict[str, list[dict[str, Any]]], overlay: str) -> None:
+    """The `helm test` Job's endpoints file holds only ${VAR} references for credentials,
+    which the suite expands from env vars set by secretKeyRef: nothing secret is written to
+    a file, and a password with a quote or a colon cannot break the YAML."""
+    [job] = [o for o in rendered[overlay] if o["kind"] == "Job" and o["metadata"]["name"].endswith("-conformance")]
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    script = container["args"][0]
+    assert "echo" not in script and "PASSWORD" not in script and "--endpoints=/tmp/endpoints.yaml" in script
+    assert "envFrom" not in container, "only the keys the suite needs, each by secretKeyRef"
+    env = {e["name"]: e for e in container["env"]}
+    secret = "soma-infra-dev-credentials" if overlay == "dev" else "soma-infra-credentials"
+    refs = {name: e["valueFrom"]["secretKeyRef"] for name, e in env.items() if "valueFrom" in e}
+    enabled = chart.enabled_contract_services(overlay)
+    needed = {"postgres": ["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"], "redis": ["REDIS_PASSWORD"],
+              "vault": ["VAULT_DEV_ROOT_TOKEN"]}
+    assert {"postgres", "redis", "vault"} <= set(enabled)
+    assert refs == {k: {"name": secret, "key": k} for svc in needed if svc in enabled for k in needed[svc]}
+    doc = yaml.safe_load(env["SOMA_ENDPOINTS"]["value"])
+    assert doc["credentials"]["postgres"]["password"] == "${POSTGRES_PASSWORD}"
+    hostile = {k: 'p"a\'s: s{' + k for k in refs}
+    expanded = validate(expand(doc, "endpoints", env=hostile), "endpoints", set(chart.catalog()["services"]))
+    assert expanded["credentials"]["postgres"]["password"] == hostile["POSTGRES_PASSWORD"]
+    assert expanded["services"]["postgres"] == {"host": f"postgres.{chart.NAMESPACE}.svc.cluster.local",
+                                                "port": enabled["postgres"]}

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conformance.waiting import WaitTimeout, wait_until
 from tests.helm import chart
 from tests.helm.conftest import SUMMARY
 
@@ -31,17 +32,16 @@ def free_port() -> int:
 
 
 def wait_http(url: str, what: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"{what} exited {proc.returncode} before answering {url}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{what} did not answer {url} within {START_TIMEOUT_S}s")
+        return httpx.get(url, timeout=2).status_code == 200
+
+    try:
+        wait_until(answers, timeout=START_TIMEOUT_S, interval=0.3, retry_on=(httpx.HTTPError,),
+                   what=f"{what} answering {url}")
+    except WaitTimeout:
+        raise AssertionError(f"{what} did not answer {url} within {START_TIMEOUT_S}s") from None
 
 
 @pytest.fixture(scope="module")

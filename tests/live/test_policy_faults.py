@@ -11,7 +11,6 @@ repo's own bundle on the same kind of spare OPA must pass them all.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 import time
@@ -23,14 +22,17 @@ import pytest
 import yaml
 
 from conformance import catalog
+from conformance.docker_engine import container_state
 from conformance.errors import TargetError
 from conformance.faults.engine import _opa_bundle, judge
 from conformance.faults.model import Fault, from_folders
 from conformance.faults.runner import SuiteRun, run_suite
-from conformance.policy_revision import revision
+from conformance.opa_bundle import opa_build
 from conformance.resources import REPO_ROOT
+from conformance.targets import docker_project
 from conformance.targets.base import TargetOptions
 from conformance.targets.compose import ComposeTarget
+from conformance.waiting import WaitTimeout, wait_until
 
 CATALOG = catalog.load()
 POLICY_FAULTS = [f for f in from_folders(CATALOG) if f.kind == "opa-bundle"]
@@ -56,8 +58,10 @@ def _docker(*args: str, timeout: float = 60) -> str:
 
 
 def _opa_container(stack: ComposeTarget) -> str:
-    return _docker("ps", "-q", "--filter", f"label=com.docker.compose.project={stack.project}",
-                   "--filter", "label=com.docker.compose.service=opa")
+    running = docker_project.container_ids(str(stack.project), "opa", running_only=True)
+    if not running:
+        raise RuntimeError(f"compose project {stack.project}: no running opa container")
+    return running[0]
 
 
 @pytest.fixture()
@@ -65,8 +69,8 @@ def spare_opa(stack: ComposeTarget, tmp_path: Path) -> Iterator[Callable[[Path],
     """spare_opa(bundle) -> endpoints file of a throwaway OPA serving that bundle."""
     names: list[str] = []
     live = _opa_container(stack)
-    image = _docker("inspect", "-f", "{{.Config.Image}}", live)
-    network = _docker("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}", live)
+    state = container_state(live, f"docker inspect of the live OPA {live}")
+    image, network = state.image, state.networks[0]
 
     def start(bundle: Path) -> Path:
         name = f"soma-policy-fault-{len(names)}-{int(time.time())}"
@@ -76,16 +80,11 @@ def spare_opa(stack: ComposeTarget, tmp_path: Path) -> Iterator[Callable[[Path],
                 "-v", f"{bundle}:/bundle/soma.tar.gz:ro", image, "run", "--server",
                 "--addr=0.0.0.0:8181", "--log-level=error", "--bundle", "/bundle/soma.tar.gz")
         port = int(_docker("port", name, "8181/tcp").splitlines()[0].rsplit(":", 1)[1])
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health?bundles", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"spare OPA {name} never became healthy")
-            time.sleep(0.5)
+        try:
+            wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/health?bundles", timeout=2).status_code == 200,
+                       timeout=30, interval=0.5, retry_on=(httpx.HTTPError,), what=f"spare OPA {name} healthy")
+        except WaitTimeout:
+            raise RuntimeError(f"spare OPA {name} never became healthy") from None
         vault = stack.endpoint("vault")
         doc = {"name": f"spare-opa-{name}",
                "services": {"opa": {"host": "127.0.0.1", "port": port},
@@ -110,9 +109,7 @@ def test_control_repo_bundle_passes_every_policy_contract(spare_opa: Callable[[P
     """Without a fault, the same spare-OPA setup passes: failures below are the faults' doing."""
     out = tmp_path / "repo.tar.gz"
     src = REPO_ROOT / "policies/bundle"
-    opa = shutil.which("opa") or str(Path.home() / ".cache/soma-infra/bin/opa")
-    subprocess.run([opa, "build", "--bundle", str(src), "--ignore", "*_test.rego",
-                    "--revision", revision(src), "-o", str(out)], check=True, timeout=120)
+    opa_build(src, out)
     run = _suite(spare_opa(out), POLICY_CONTRACTS, tmp_path)
     bad = {n: (o, run.messages[n][:200]) for n, o in run.outcomes.items() if o != "passed"}
     print(f"\ncontrol: {len(run.outcomes)} policy/tenancy tests passed against the repo bundle "

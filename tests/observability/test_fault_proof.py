@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import yaml
 
 from conformance.targets.compose import default_env_files
 from conformance.targets.testcontainers import free_port, port_vars
+from conformance.waiting import WaitTimeout, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "soma-obsfault"
@@ -66,15 +66,10 @@ class Stack:
         return [t for t in self.api("targets?state=active")["activeTargets"] if t["labels"]["job"] == job]
 
     def wait_for(self, what: str, cond: Any, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                if cond():
-                    return
-            except OSError:
-                pass
-            time.sleep(1)
-        pytest.fail(f"{what}: not within {timeout_s:.0f}s")
+        try:
+            wait_until(cond, timeout=timeout_s, what=what, retry_on=(OSError,))
+        except WaitTimeout as exc:
+            pytest.fail(str(exc))
 
     def run_contract(self, keyword: str, env: dict[str, str] | None = None,
                      extra: tuple[str, ...] = ()) -> tuple[int, str]:
@@ -240,8 +235,13 @@ def test_scrape_job_removed_fails_targets_naming_the_job(stack: Stack) -> None:
 
 
 def test_misspelled_metric_fails_dashboards_naming_dashboard_and_panel(stack: Stack) -> None:
+    from conformance.catalog import load
+    from conformance.faults.engine import suite_env
+    from conformance.faults.model import parse_fault
+
     spec = fault("dashboard-misspelled-metric")
-    code, out = stack.run_contract("dashboards_show_data", env=dict(spec["env"]))
+    env = suite_env(parse_fault(spec, FAULTS / "dashboard-misspelled-metric/fault.yaml", load()), stack.work)
+    code, out = stack.run_contract("dashboards_show_data", env=env)
     assert code != 0 and spec["reason"] in out and "returned no series" in out, out
     code, out = stack.run_contract("dashboards_show_data")  # and the real dashboards pass
     assert code == 0, out

@@ -10,8 +10,11 @@ import httpx
 import pytest
 
 from conformance import catalog
+from conformance.docker_engine import container_state
+from conformance.errors import TargetError
 from conformance.targets.base import TargetOptions
 from conformance.targets.testcontainers import TestcontainersTarget
+from conformance.waiting import WaitTimeout, wait_until
 
 
 def up_wait(target: TestcontainersTarget, service: str, deadline: float) -> None:
@@ -20,16 +23,19 @@ def up_wait(target: TestcontainersTarget, service: str, deadline: float) -> None
     `--wait` fails at once on that; the next passing healthcheck clears it. A service that
     never comes back fails with compose's own last words."""
     last = ""
-    while True:
-        left = deadline - time.monotonic()
+
+    def up() -> bool:
+        nonlocal last
         proc = subprocess.run([*target.compose_cmd(), "up", "-d", "--wait", service], capture_output=True,
-                              text=True, timeout=max(5.0, left), check=False)
-        if proc.returncode == 0:
-            return
+                              text=True, timeout=max(5.0, deadline - time.monotonic()), check=False)
         last = " ".join((proc.stderr or proc.stdout).split())[-300:]
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{service} did not come back: docker compose up --wait: {last}")
-        time.sleep(3)
+        return proc.returncode == 0
+
+    try:
+        wait_until(up, timeout=max(0.0, deadline - time.monotonic()), interval=3,
+                   what=f"docker compose up --wait {service}")
+    except WaitTimeout:
+        raise AssertionError(f"{service} did not come back: docker compose up --wait: {last}") from None
 
 
 def restore(target: TestcontainersTarget, service: str, timeout: float = 240) -> None:
@@ -40,18 +46,21 @@ def restore(target: TestcontainersTarget, service: str, timeout: float = 240) ->
     deadline = time.monotonic() + timeout
     up_wait(target, service, deadline)
     ep = target.endpoint("prometheus")
-    while time.monotonic() < deadline:
+
+    def quiet_and_healthy() -> bool:
         cid = target.container_ids(service)[0]
-        health = subprocess.run(["docker", "inspect", "-f", "{{.State.Health.Status}}", cid],
-                                capture_output=True, text=True, timeout=30, check=False).stdout.strip()
+        health = container_state(cid, f"docker inspect of {service}").health
         try:
             alerts = httpx.get(ep.url("/api/v1/alerts"), timeout=5).json()["data"]["alerts"]
         except (httpx.HTTPError, KeyError, ValueError):
             alerts = [{"state": "unknown"}]
-        if health == "healthy" and not any(a.get("state") in ("firing", "unknown") for a in alerts):
-            return
-        time.sleep(3)
-    raise AssertionError(f"{service} did not return to a quiet, healthy state within {timeout:.0f}s")
+        return health == "healthy" and not any(a.get("state") in ("firing", "unknown") for a in alerts)
+
+    try:
+        wait_until(quiet_and_healthy, timeout=max(0.0, deadline - time.monotonic()), interval=3,
+                   retry_on=(TargetError,), what=f"{service} healthy and no alert firing")
+    except WaitTimeout:
+        raise AssertionError(f"{service} did not return to a quiet, healthy state within {timeout:.0f}s") from None
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ import pytest
 
 from conformance.targets.compose import COMPOSE_FILE, default_env_files
 from conformance.targets.testcontainers import free_port, port_vars
+from conformance.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 MARK = uuid.uuid4().hex
@@ -111,16 +112,13 @@ def read_rows(p: PgProject) -> tuple[int, list[tuple[object, ...]], bool, bool]:
 
 
 def wait_ready(p: PgProject, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with p.connect() as conn:
-                conn.execute("SELECT 1")
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
+    def answers() -> bool:
+        with p.connect() as conn:
+            conn.execute("SELECT 1")
+        return True
+
+    wait_until(answers, timeout=timeout, retry_on=(psycopg.OperationalError,),
+               what="the restored Postgres answering SELECT 1")
 
 
 def test_backup_volume_removed_restore(pg: PgProject, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ names Kafka may fail, the run completes in bounded time, and the report is compl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 from conformance.targets.testcontainers import TestcontainersTarget
+from conformance.waiting import WaitTimeout, wait_until
 from tests.stack.conftest import restore
 
 PAUSED = "kafka"
@@ -36,14 +38,19 @@ def test_service_paused_mid_run(fresh_stack: TestcontainersTarget, tmp_path: Pat
     paused = False
     try:
         # mid-run: as soon as the DNS area has results, Kafka stops answering
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
+        def dns_done_or_run_ended() -> str | None:
+            if proc.poll() is not None:
+                return "ended"
             done = results(reports / "conformance.json")
-            if done.get("dns.kafka", {}).get("status") == "passed":
-                subprocess.run([*compose, "pause", PAUSED], check=True, capture_output=True, timeout=60)
-                paused = True
-                break
-            time.sleep(0.2)
+            return "dns done" if done.get("dns.kafka", {}).get("status") == "passed" else None
+
+        seen = None
+        with contextlib.suppress(WaitTimeout):  # not paused: the assertions below say so
+            seen = wait_until(dns_done_or_run_ended, timeout=120, interval=0.2,
+                              what="dns.kafka passed in the running suite's report")
+        if seen == "dns done":
+            subprocess.run([*compose, "pause", PAUSED], check=True, capture_output=True, timeout=60)
+            paused = True
         out, _ = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:

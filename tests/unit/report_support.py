@@ -7,12 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from conformance.report.model import CaseResult, ContractResult, Run
+from conformance.waiting import WaitTimeout, wait_until
 
 # catalog ids, so the real plugin maps them to areas and services
 CONTRACTS = {
@@ -107,15 +107,17 @@ def synthetic_env(slow_s: float) -> dict[str, str]:
 def wait_for_results(path: Path, count: int, proc: subprocess.Popen[Any],
                      timeout: float = 90) -> dict[str, Any]:
     """Poll the incrementally written JSON until `count` contracts have a result."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def enough() -> dict[str, Any] | None:
         if proc.poll() is not None:
             raise AssertionError(f"the run ended early (exit {proc.returncode})")
-        try:
-            doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            doc = {}
-        if len(doc.get("contracts", [])) >= count:
-            return doc
-        time.sleep(0.2)
-    raise AssertionError(f"{path}: fewer than {count} results after {timeout}s")
+        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return doc if len(doc.get("contracts", [])) >= count else None
+
+    try:
+        doc = wait_until(enough, timeout=timeout, interval=0.2, retry_on=(OSError, ValueError),
+                         what=f"{count} contract results in {path}")
+    except WaitTimeout:
+        raise AssertionError(f"{path}: fewer than {count} results after {timeout}s") from None
+    assert doc is not None  # wait_until returns only a truthy answer
+    return doc

@@ -37,6 +37,10 @@ def test_catalog_loads_with_every_contract_service() -> None:
         (lambda d: d["contracts"][0].update(area="vibes"), "unknown area"),
         (lambda d: d["contracts"][0].update(service="mongo"), "unknown service"),
         (lambda d: d.pop("dns_suffix"), "lacks 'dns_suffix'"),
+        (lambda d: d["services"]["opa"].update(health={"kind": "htp", "path": "/health"}), "needs a kind"),
+        (lambda d: d["services"]["opa"]["health"].pop("path"), "needs a path"),
+        (lambda d: d["services"]["opa"]["health"].update(expect_status="200"), "invalid expect_status"),
+        (lambda d: d["services"]["etcd"]["health"].update(expect_json=["true"]), "expect_json must be"),
     ],
 )
 def test_bad_catalog_is_a_one_line_usage_error(mutate: Any, message: str) -> None:

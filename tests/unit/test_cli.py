@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conformance import catalog, cli
+from conformance.errors import USAGE_EXIT
 
 CLI_TIMEOUT_S = 120
 
@@ -84,3 +85,15 @@ def test_contracts_lists_id_service_and_title(tmp_path: Path) -> None:
     md = soma("contracts", "--format", "markdown", cwd=tmp_path).stdout
     assert "| id | area | service | promise | runbook |" in md
     assert f"`{cat.contracts[0].id}`" in md
+
+
+def test_usage_exit_is_pytests_and_every_entry_point_uses_it(tmp_path: Path) -> None:
+    """errors.py promised exit 4 while `soma-conformance` returned 2 for the same error."""
+    assert USAGE_EXIT == int(pytest.ExitCode.USAGE_ERROR) == 4
+    proc = soma("endpoints", "validate", str(tmp_path / "absent.yaml"), cwd=tmp_path)
+    assert proc.returncode == USAGE_EXIT, (proc.stdout, proc.stderr)
+    bad = tmp_path / "conformance.json"
+    bad.write_text('{"run_id": "x"}', encoding="utf-8")
+    proc = soma("report", str(bad), cwd=tmp_path)
+    assert proc.returncode == USAGE_EXIT, (proc.stdout, proc.stderr)
+    assert len([ln for ln in proc.stderr.splitlines() if ln.strip()]) == 1, proc.stderr

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from conformance import catalog
+from conformance.docker_engine import ContainerState
 from conformance.errors import UsageError
+from conformance.process import cause
 from conformance.targets import docker_project
 from conformance.targets.base import TargetOptions
-from conformance.targets.compose import ComposeTarget, cause
+from conformance.targets.compose import ComposeTarget
 
 
 def container(service: str, ports: dict[str, Any], env: list[str], running: bool = True) -> dict[str, Any]:
@@ -67,6 +69,7 @@ def test_compose_target_by_project_name_needs_no_file(fake_docker: list[list[str
     assert target.credentials().postgres_password == "a=b"
     assert target.network_name() == "p-net"
     assert target.deployed("redis") and not target.deployed("kafka")
+    assert target.docker_project() == "p" and target.kubernetes() is None
 
 
 def test_absent_project_is_a_usage_error_listing_running_ones(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,3 +85,17 @@ def test_docker_error_keeps_the_cause() -> None:
     err = ("docker: Error response from daemon: No such image: soma-infra/probe:local.\n"
            "Run 'docker run --help' for more information\n")
     assert cause(err) == "docker: Error response from daemon: No such image: soma-infra/probe:local."
+
+
+def test_container_state_is_read_from_typed_inspect_data() -> None:
+    """Restarts, OOM kills and health come from the Engine's inspect document as numbers
+    and booleans, not from matching `docker inspect -f` text."""
+    calm = ContainerState.of({"Name": "/p-redis-1", "RestartCount": 0,
+                              "State": {"Running": True, "OOMKilled": False, "ExitCode": 0,
+                                        "Health": {"Status": "healthy"}},
+                              "Config": {"Image": "redis:7"}, "NetworkSettings": {"Networks": {"p-net": {}}}})
+    assert not calm.fell_over and calm.health == "healthy" and calm.networks == ("p-net",)
+    assert str(calm) == "p-redis-1 restarts=0 oom_killed=false exit=0"
+    assert ContainerState.of({"Name": "/a", "RestartCount": 10, "State": {}}).fell_over
+    oom = ContainerState.of({"Name": "/b", "State": {"OOMKilled": True, "ExitCode": 137}})
+    assert oom.fell_over and oom.health is None and oom.exit_code == 137

@@ -22,6 +22,8 @@ def _documents() -> list[Path]:
     found = [REPO_ROOT / "README.md", REPO_ROOT / "Makefile", REPO_ROOT / "tox.ini"]
     found += sorted((REPO_ROOT / "docs").rglob("*.md")) + sorted((REPO_ROOT / "mk").glob("*.mk"))
     found += sorted((REPO_ROOT / "ci").glob("*.yml"))
+    # the chart's `helm test` Job runs the suite too
+    found += sorted((REPO_ROOT / "infra" / "helm").rglob("templates/**/*.yaml"))
     return [p for p in found if p.exists()]
 
 

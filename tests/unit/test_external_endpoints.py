@@ -8,6 +8,7 @@ import pytest
 
 from conformance import catalog
 from conformance.errors import UsageError
+from conformance.plugin import endpoint_of
 from conformance.targets.base import TargetOptions
 from conformance.targets.external import ExternalTarget, load_endpoints
 
@@ -64,5 +65,18 @@ def test_valid_file_gives_endpoints_and_credentials(tmp_path: Path) -> None:
     assert target.endpoint("redis").port == 6380
     assert target.credentials().redis_password == "pw"
     assert not target.deployed("grafana")
-    assert target.deployed("postgres"), "a required service missing from the file must fail, not skip"
+    assert not target.deployed("postgres"), "postgres is not in the file: it is not deployed"
+    assert target.judged("postgres") and not target.judged("grafana")
     assert target.inside_unsupported_reason()
+
+
+def test_missing_required_service_fails_and_missing_optional_one_skips(tmp_path: Path) -> None:
+    """deployed() tells the truth; the fixture turns a required gap into a failure."""
+    path = write(tmp_path, "services:\n  redis: {host: r.example, port: 6380}\n  grafana: {deployed: false}\n")
+    target = ExternalTarget(catalog.load(), TargetOptions(endpoints_file=path))
+    with pytest.raises(pytest.fail.Exception, match="postgres: required by the contract catalog, but postgres "
+                                                    "is not deployed on external target"):
+        endpoint_of(target, "postgres")
+    with pytest.raises(pytest.skip.Exception, match="grafana is not deployed"):
+        endpoint_of(target, "grafana")
+    assert endpoint_of(target, "redis").port == 6380

@@ -4,7 +4,12 @@ resolve. Each gives a failed result with a cause, within the probe's time bound.
 
 from __future__ import annotations
 
+import glob
+import json
+import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -104,3 +109,30 @@ def test_results_round_trip_and_missing_results_fail() -> None:
     results = decode_results(out, checks)
     assert results[0].ok and results[0].addresses == ("10.0.0.1",)
     assert not results[1].ok and "no result" in results[1].detail
+
+
+def python39() -> str | None:
+    """A Python 3.9 interpreter on this machine (PATH, or a pyenv install), or None."""
+    pyenv = glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9"))
+    candidates = [shutil.which("python3.9"), *sorted(pyenv)]
+    for exe in filter(None, candidates):
+        proc = subprocess.run([exe, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
+                              text=True, timeout=30, check=False)
+        if proc.returncode == 0 and proc.stdout.strip() == "(3, 9)":
+            return exe
+    return None
+
+
+def test_probe_keeps_its_python_39_promise(server: Any) -> None:
+    """The postgres check waits 0.3s for bytes after 'N'; its recv timeout relied on 3.10's
+    socket.timeout == TimeoutError, so under 3.9 every plain Postgres failed."""
+    exe = python39()
+    if exe is None:
+        pytest.skip("no Python 3.9 interpreter on this machine")
+    auth_ok = b"R" + (8).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    checks = [check("postgres", server([b"N", auth_ok]))]
+    proc = subprocess.run([exe, inside.__file__, json.dumps(checks)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.splitlines()[0])
+    assert result["ok"], result["detail"]

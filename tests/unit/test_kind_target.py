@@ -11,6 +11,7 @@ import yaml
 
 from conformance import catalog
 from conformance.targets import kind
+from conformance.targets.base import TargetOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "infra" / "helm" / "soma-infra"
@@ -27,13 +28,28 @@ def test_port_forward_random_local_port() -> None:
 
 
 def test_port_forward_kafka_on_its_advertised_host_port() -> None:
-    cmd = kind.port_forward_cmd("kind-soma", "soma-infra", "kafka", 9092)
+    cmd = kind.port_forward_cmd("kind-soma", "soma-infra", "kafka", 9092, 29092)
     assert "29092:29092" in cmd and ":9092" not in cmd
 
 
-def test_kafka_host_listener_matches_chart_dev_overlay() -> None:
+def test_host_listener_port_read_from_the_live_services() -> None:
+    """The chart's Kafka Service carries the host listener as port `host` (dev overlay);
+    the target reads the port there instead of keeping a copy of values-dev.yaml."""
+    services = {"items": [
+        {"metadata": {"name": "kafka"}, "spec": {"ports": [
+            {"name": "kafka", "port": 9092}, {"name": "metrics", "port": 9404}, {"name": "host", "port": 29092}]}},
+        {"metadata": {"name": "redis"}, "spec": {"ports": [{"name": "redis", "port": 6379}]}},
+        {"metadata": {"name": "headless"}, "spec": {}},
+    ]}
+    assert kind.host_listeners(services) == {"kafka": 29092}
+    assert kind.host_listeners({"items": []}) == {}
+
+
+def test_chart_names_the_kafka_host_listener_port_as_the_target_expects() -> None:
+    template = (CHART / "templates" / "kafka.yaml").read_text(encoding="utf-8")
+    assert f"{{name: {kind.HOST_LISTENER_PORT_NAME}, port: {{{{ $v.hostListener.port }}}}" in template
     dev = yaml.safe_load((CHART / "values-dev.yaml").read_text(encoding="utf-8"))
-    assert dev["kafka"]["hostListener"] == {"enabled": True, "port": kind.HOST_LISTENERS["kafka"]}
+    assert dev["kafka"]["hostListener"]["enabled"] is True
 
 
 def test_parse_forward_line() -> None:
@@ -170,3 +186,13 @@ def test_canary_pod_is_restricted_and_selected_by_no_allow_policy() -> None:
     assert str(kind.CANARY_PORT) in container["command"]
     ports = {s.port for s in catalog.load().services.values()}
     assert kind.CANARY_PORT not in ports
+
+
+def test_deployed_is_what_the_namespace_has_and_capabilities_say_kubernetes() -> None:
+    """A required service missing from the namespace is not deployed (its contracts fail
+    through `judged`, they do not skip); the kind target offers its Kubernetes API."""
+    target = kind.KindTarget(catalog.load(), TargetOptions())
+    target._services = {"redis"}
+    assert target.deployed("redis") and not target.deployed("postgres")
+    assert target.judged("postgres"), "a required service is judged even when it is missing"
+    assert target.kubernetes() is target and target.docker_project() is None

@@ -158,12 +158,23 @@ def test_dashboard_queries_use_the_provisioned_datasource(board: dash.Dashboard)
             assert dash.parse_label_values(var["definition"]), f"{board} ${var['name']}"
 
 
-def test_seeded_dashboard_fault_differs_only_by_the_misspelling() -> None:
-    fault = REPO / "fixtures/faults/dashboard-misspelled-metric/dashboards/soma-redis.json"
-    real = (REPO / OBS["dashboards_dir"] / "soma-redis.json").read_text(encoding="utf-8")
-    assert json.loads(real.replace("redis_connected_clients", "redis_conected_clients")) == json.loads(
-        fault.read_text(encoding="utf-8")
-    )
+def test_seeded_dashboard_fault_differs_only_by_the_misspelling(tmp_path: Path) -> None:
+    """The fault is an edit of the provisioned dashboards (no copy kept in fixtures/): the
+    folder the suite is pointed at differs from the real one by one word in one panel."""
+    from conformance.faults.engine import suite_env
+    from conformance.faults.model import from_folders
+
+    fault = next(f for f in from_folders(load()) if f.name == "dashboard-misspelled-metric")
+    folder = Path(suite_env(fault, tmp_path)["SOMA_DASHBOARDS_DIR"])
+    real = REPO / OBS["dashboards_dir"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in real.iterdir())
+    for path in real.iterdir():
+        text = path.read_text(encoding="utf-8")
+        if path.name == "soma-redis.json":
+            text = text.replace("redis_connected_clients", "redis_conected_clients")
+        assert json.loads((folder / path.name).read_text(encoding="utf-8")) == json.loads(text), path.name
+    redis = next(b for b in dash.load(folder) if b.path.name == "soma-redis.json")
+    assert sum("redis_conected_clients" in q.expr for q in dash.queries(redis)) == 1
 
 
 # --- variable expansion (Grafana's rules for Prometheus) ---------------------------------

@@ -7,7 +7,9 @@ import json
 import tarfile
 from pathlib import Path
 
-from conformance import opa_bundle
+import pytest
+
+from conformance import opa_bundle, resources
 from conformance.policy_revision import revision
 from conformance.resources import data_path
 
@@ -23,3 +25,23 @@ def test_bundle_has_policies_data_and_revision(tmp_path: Path) -> None:
     assert manifest == {"revision": rev, "roots": [""], "rego_version": 1}
     assert {"/soma/main.rego", "/soma/config/data.json"} <= names
     assert not any(n.endswith("_test.rego") for n in names), "tests stay out of the bundle"
+
+
+def test_opa_binary_from_path_else_the_cache_soma_cache_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One lookup for every caller: PATH first, then $SOMA_CACHE/bin (not a fixed home path)."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("SOMA_CACHE", str(tmp_path / "cache"))
+    assert resources.opa_binary() is None
+    with pytest.raises(FileNotFoundError, match="no opa binary"):
+        opa_bundle.opa_build(data_path("policies/bundle"), tmp_path / "out.tar.gz")
+    cached = tmp_path / "cache" / "bin" / "opa"
+    cached.parent.mkdir(parents=True)
+    cached.write_text("#!/bin/sh\n")
+    cached.chmod(0o755)
+    assert resources.opa_binary() == cached
+    on_path = empty / "opa"
+    on_path.write_text("#!/bin/sh\n")
+    on_path.chmod(0o755)
+    assert resources.opa_binary() == on_path

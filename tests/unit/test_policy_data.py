@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import random
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import pytest
 
 from conformance import catalog
 from conformance.policy_cases import input_schema, policy_data, schema_valid
+from conformance.resources import opa_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "policies" / "bundle"
@@ -93,14 +92,8 @@ def _mutants(rng: random.Random, count: int) -> list[Any]:
     return out
 
 
-def _opa() -> str | None:
-    cache = Path(os.environ.get("SOMA_CACHE", Path.home() / ".cache" / "soma-infra"))
-    found = shutil.which("opa") or str(cache / "bin" / "opa")
-    return found if Path(found).is_file() else None
-
-
 def test_opa_input_checks_match_the_json_schema(tmp_path: Path) -> None:
-    opa = _opa()
+    opa = opa_binary()
     if opa is None:
         pytest.skip("no opa binary (make test-policy builds it)")
     rng = random.Random(20261128)
@@ -114,7 +107,7 @@ def test_opa_input_checks_match_the_json_schema(tmp_path: Path) -> None:
         "\tformed := count([1 | data.soma.well_formed with input as c]) > 0\n"
         "]\n")
     proc = subprocess.run(
-        [opa, "eval", "-f", "json", "-d", str(BUNDLE), "-d", str(tmp_path / "probe.rego"),
+        [str(opa), "eval", "-f", "json", "-d", str(BUNDLE), "-d", str(tmp_path / "probe.rego"),
          "-d", str(tmp_path / "cases.json"), "data.schema_probe.results"],
         capture_output=True, text=True, timeout=120, check=True)
     results = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]

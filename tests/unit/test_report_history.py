@@ -113,6 +113,6 @@ def test_report_command_rejects_an_invalid_document(
 ) -> None:
     bad = tmp_path / "conformance.json"
     bad.write_text('{"run_id": "x", "status": "done"}', encoding="utf-8")
-    assert main(["report", str(bad)]) == 2
+    assert main(["report", str(bad)]) == 4  # a usage error: the same exit as the plugin's
     err = capsys.readouterr().err
     assert "does not match the result schema" in err and len(err.strip().splitlines()) == 1

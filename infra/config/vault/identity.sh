@@ -16,15 +16,15 @@
 #     single-use secret_id per login (the suite does this with the dev root token).
 set -eu
 
-SOMA_ID_ISSUER_BASE=${SOMA_ID_ISSUER_BASE:-http://vault.soma-infra.svc.cluster.local:8200}
-SOMA_ID_AUDIENCE=${SOMA_ID_AUDIENCE:-soma}
-SOMA_ID_KEY=${SOMA_ID_KEY:-soma-dev}
+# issuer base, audience, signing key, AppRole mount, dev identities and the suite's own
+# identity: the catalog's `identity` (infra/contracts/catalog.yaml), generated into
+# identity.env beside this file (`soma-conformance identity-env`), never restated here
+here=${here:-$(dirname "$0")}
+# shellcheck source-path=SCRIPTDIR source=identity.env
+. "$here/identity.env"
 SOMA_ID_ROTATION_PERIOD=${SOMA_ID_ROTATION_PERIOD:-24h}
 SOMA_ID_VERIFICATION_TTL=${SOMA_ID_VERIFICATION_TTL:-2h}
 SOMA_ID_TOKEN_TTL=${SOMA_ID_TOKEN_TTL:-15m}
-SOMA_ID_SERVICES=${SOMA_ID_SERVICES:-gateway orders billing reports}
-SOMA_ID_TENANTS=${SOMA_ID_TENANTS:-tenant-a tenant-b}
-SOMA_ID_APPROLE_PATH=${SOMA_ID_APPROLE_PATH:-approle}
 # audience of the conformance suite's "token for another app" case (never accepted by soma)
 SOMA_ID_OTHER_AUDIENCE=${SOMA_ID_OTHER_AUDIENCE:-soma-conformance-other}
 
@@ -65,7 +65,7 @@ setup_service() {  # setup_service <svc>
   role "soma-$svc" "$SOMA_ID_TOKEN_TTL" "$SOMA_ID_AUDIENCE" "{$claims}"
   # an identity of service X may mint only X's tokens (conformance: also its test roles)
   glob="" tenants=$SOMA_ID_TENANTS
-  if [ "$svc" = conformance ]; then glob="*" tenants=tenant-a; fi
+  if [ "$svc" = "$SOMA_ID_CONFORMANCE_SERVICE" ]; then glob="*" tenants=$SOMA_ID_CONFORMANCE_TENANT; fi
   printf 'path "identity/oidc/token/soma-%s%s" {\n  capabilities = ["read"]\n}\n' "$svc" "$glob" |
     q policy write "soma-identity-$svc" -
   for tenant in $tenants; do
@@ -91,7 +91,7 @@ setup_service() {  # setup_service <svc>
 }
 
 pids=""
-for svc in $SOMA_ID_SERVICES conformance; do
+for svc in $SOMA_ID_SERVICES $SOMA_ID_CONFORMANCE_SERVICE; do
   ( set -e; setup_service "$svc" ) &
   pids="$pids $!"
 done
@@ -103,7 +103,6 @@ if [ "$failed" -ne 0 ]; then
 fi
 # least-privilege policies for the conformance suite (docs/infra/SUITE.md), from the same
 # files the docs show; the suite never needs the root token
-here=${here:-$(dirname "$0")}
 for p in soma-conformance soma-conformance-disruptive; do
   [ ! -f "$here/$p.hcl" ] || q policy write "$p" "$here/$p.hcl"
 done

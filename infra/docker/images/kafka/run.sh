@@ -20,6 +20,8 @@ if [ ! -f "$data_dir/meta.properties" ]; then
   java -cp "$cp" -Dlog4j.configuration=file:/opt/kafka/config/log4j.properties \
     kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$props" --ignore-formatted
 fi
+# the *_OPTS variables hold several JVM options each: split on spaces on purpose
+# shellcheck disable=SC2086
 exec java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m} ${KAFKA_JVM_PERFORMANCE_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true} \
   ${KAFKA_OPTS:-} -Dlog4j.configuration=file:/opt/kafka/config/log4j.properties \
   -cp "$cp" kafka.Kafka "$props"
