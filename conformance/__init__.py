@@ -1,7 +1,7 @@
 """Soma shared-infra contract conformance suite (a pytest plugin).
 
 `pytest --target=compose` (or testcontainers, kind, external) asserts every contract in
-conformance/catalog.yaml against a real running stack.
+infra/contracts/catalog.yaml against a real running stack.
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""The contract catalog (catalog.yaml) as typed, validated data.
+"""The contract catalog (infra/contracts/catalog.yaml) as typed, validated data.
 
 One source of truth: tests, the generated CONTRACTS.md and the CLI all read it here.
 """
@@ -14,8 +14,11 @@ from urllib.parse import urlsplit
 import yaml
 
 from conformance.errors import UsageError
+from conformance.resources import data_path
 
-CATALOG_PATH = Path(__file__).resolve().parent / "catalog.yaml"
+# The catalog lives with the infra it describes (so infra/ splits off whole); the wheel
+# carries it as package data at the same relative path (pyproject.toml, force-include).
+CATALOG_PATH = data_path("infra/contracts/catalog.yaml")
 AREAS = ("readiness", "dns", "identity", "policy", "tenancy", "observability", "security", "sizing")
 # services.<name>.health kinds: `http` is judged by conformance/health.py from the
 # declaration alone; the others are protocol checks with their own readiness tests

@@ -155,7 +155,7 @@ def identity_env(cat: catalog_mod.Catalog) -> str:
     for name, value in values.items():
         if not _SH_SAFE.fullmatch(value):
             raise UsageError(f"catalog value for {name} ({value!r}) has characters a shell would read")
-    lines = ["# generated from conformance/catalog.yaml (identity) by `soma-conformance identity-env`;",
+    lines = ["# generated from infra/contracts/catalog.yaml (identity) by `soma-conformance identity-env`;",
              "# do not edit (a unit test keeps it fresh). Sourced by identity.sh: a variable that is",
              "# already set wins."]
     lines += [f'{name}="${{{name}:-{value}}}"' for name, value in values.items()]

@@ -1,8 +1,10 @@
 """The OPA bundle revision: a content hash of the policy sources.
 
-infra/scripts/opa-bundle.sh stamps it into the bundle manifest; the policy contracts
-recompute it from the repo's policies/ and compare with what the live OPA serves, so
-policy drift is caught. One algorithm, used by both.
+infra/scripts/opa-bundle.sh stamps it into the bundle manifest, computed by
+infra/scripts/policy-revision.sh (shell, so the infra needs no Python package); the policy
+contracts recompute it here from the repo's policies/ and compare with what the live OPA
+serves, so policy drift is caught. One algorithm in two languages: the unit tests
+(tests/unit/test_policy_revision_shell.py) prove both give the same value.
 """
 
 from __future__ import annotations

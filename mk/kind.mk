@@ -1,26 +1,6 @@
-# The offline Kind cluster: node image assembled from package registries
-# (infra/scripts/kind-node-image.sh), cluster `soma` (context kind-soma), the stack's
-# images, the chart with the dev overlay, every pod Ready (infra/scripts/kind-cluster.sh).
-# test-kind is the live end to end run (see docs/infra/INSTALL_KIND.md).
-.PHONY: kind-tools kind-image kind-up kind-down kind-status kind-measure test-kind
-
-kind-tools: ## build kind's node programs: crictl, CoreDNS, kube-router, local-path, pause (cached)
-	@$(STEP) "Kind node programs" bash infra/scripts/kind-tools.sh
-
-kind-image: docker ## assemble the offline Kind node image (cached by a hash of its pinned inputs)
-	@$(STEP) "Kind node image" bash infra/scripts/kind-node-image.sh
-
-kind-up: docker helm-tools images bundle ## node image, cluster soma, images, chart (dev overlay), all pods Ready
-	@bash infra/scripts/kind-cluster.sh up
-
-kind-down: ## delete the Kind cluster soma
-	@bash infra/scripts/kind-cluster.sh down
-
-kind-status: ## pods of the Kind cluster soma
-	@bash infra/scripts/kind-cluster.sh status
-
-kind-measure: ## print cold node-image build time, warm kind-up time to all pods Ready, cluster memory (COLD=1 rebuilds the image)
-	@bash infra/scripts/kind-measure.sh $(if $(COLD),cold,)
+# The live Kind run end to end (see docs/infra/INSTALL_KIND.md); the cluster's own targets
+# (kind-up, kind-down, ...) are in infra/mk/kind.mk.
+.PHONY: test-kind
 
 KIND_PATH := PATH="$(SOMA_CACHE)/bin:$$PATH"
 test-kind: deps kind-up ## live Kind: full suite + report, helm test, chart faults on the running release; cluster deleted after (KEEP=1 keeps it)

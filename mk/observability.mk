@@ -1,31 +1,22 @@
 # Observability: Prometheus config and alert rules checked with promtool (from the
 # Prometheus image the stack runs, so no host install), the 5 s on-demand variant, and the
-# seeded-fault proof of the observability contracts on a throwaway compose project.
-.PHONY: test-observability test-tracing prometheus-5s prometheus-15s
+# seeded-fault proof of the observability contracts on a throwaway compose project. The
+# variant and its targets (prometheus-5s, prometheus-15s) are in infra/mk/prometheus.mk.
+.PHONY: test-observability test-tracing
 TEST_STEPS += test-observability
 
 PROMETHEUS_IMAGE ?= soma-infra/prometheus:local
-PROM_FAST        := build/prometheus/prometheus.yml
 PROM_RULE_TESTS  := $(notdir $(wildcard infra/config/prometheus/tests/*.test.yml))
 PROMTOOL = docker run --rm --network none --entrypoint /usr/bin/promtool \
 	-v $(ROOT)/infra/config/prometheus:/etc/prometheus:ro \
 	-v $(ROOT)/build/prometheus:/etc/prometheus-ondemand:ro \
 	-w /etc/prometheus/tests $(PROMETHEUS_IMAGE)
 
-$(PROM_FAST): infra/config/prometheus/prometheus.yml infra/scripts/prometheus-variant.sh
-	@bash infra/scripts/prometheus-variant.sh 5s 4s $@
-
 test-observability: deps images env bundle $(PROM_FAST) ## promtool check config (15 s and 5 s) + test rules; fault proof
 	@$(PROMTOOL) check config /etc/prometheus/prometheus.yml
 	@$(PROMTOOL) check config /etc/prometheus-ondemand/prometheus.yml
 	@$(PROMTOOL) test rules $(PROM_RULE_TESTS)
 	@$(PYTEST) tests/observability -q -rP
-
-prometheus-5s: docker env $(PROM_FAST) ## scrape every 5 s (on demand), same config source
-	@$(COMPOSE) -f infra/docker/prometheus-5s.override.yaml up -d --wait --no-deps prometheus
-
-prometheus-15s: docker env ## back to the contract's 15 s scrape interval
-	@$(COMPOSE) up -d --wait --no-deps prometheus
 
 # Tracing proven live (issue 15): OPA + Jaeger (profile `tracing`) on a project of its own;
 # the contract passes, fails under the seeded fault otlp-wrong-endpoint, skips when off.

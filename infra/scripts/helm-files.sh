@@ -5,7 +5,7 @@
 # package or install (the make targets do). Sources:
 #   infra/config/{prometheus,grafana,kafka/jmx-exporter.yml,opa/opa.yaml,vault}
 #   build/opa/soma.tar.gz           (infra/scripts/opa-bundle.sh; built here if missing)
-#   conformance/catalog.yaml        (NOTES.txt lists the published contracts from it)
+#   infra/contracts/catalog.yaml    (NOTES.txt lists the published contracts from it)
 . "$(dirname "$0")/lib.sh"
 chart="$root/infra/helm/soma-infra"
 dest="$chart/files"
@@ -20,6 +20,6 @@ cp -R "$root/infra/config/vault" "$tmp/config/vault"
 cp "$root/infra/config/kafka/jmx-exporter.yml" "$tmp/config/kafka/"
 cp "$root/infra/config/opa/opa.yaml" "$tmp/config/opa/"
 cp "$root/build/opa/soma.tar.gz" "$tmp/opa/soma.tar.gz"
-cp "$root/conformance/catalog.yaml" "$tmp/catalog.yaml"
+cp "$root/infra/contracts/catalog.yaml" "$tmp/catalog.yaml"
 put "$tmp" "$dest"
 echo "helm-files: $(find "$dest" -type f | wc -l) files synced into ${dest#"$root"/}"

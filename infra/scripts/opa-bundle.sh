@@ -8,7 +8,7 @@ need_opa
 src="$root/policies/bundle"
 out="$root/build/opa/soma.tar.gz"
 mkdir -p "$(dirname "$out")"
-rev=$(PYTHONPATH="$root" python3 -m conformance.policy_revision "$src")
+rev=$(bash "$here/policy-revision.sh" "$src")
 # built from inside the folder, so file names in the bundle do not depend on the checkout path
 (cd "$src" && "$opa" build --bundle . --ignore '*_test.rego' --revision "$rev" -o "$out.tmp")
 mv "$out.tmp" "$out"

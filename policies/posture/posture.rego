@@ -4,7 +4,7 @@
 # input:
 #   overlay:  "dev" | "staging" | "prod"
 #   namespace: "soma-infra"
-#   catalog_services: {"postgres": 5432, ...}   (conformance/catalog.yaml, enabled ones)
+#   catalog_services: {"postgres": 5432, ...}   (infra/contracts/catalog.yaml, enabled ones)
 #   objects:  [ every rendered Kubernetes object ]
 #
 # data.soma.posture.deny is the set of violations (empty = compliant).

@@ -16,7 +16,7 @@ from conformance.resources import cache_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "infra" / "helm" / "soma-infra"
-CATALOG = ROOT / "conformance" / "catalog.yaml"
+CATALOG = ROOT / "infra" / "contracts" / "catalog.yaml"
 POSTURE = ROOT / "policies" / "posture"
 FAULTS = ROOT / "fixtures" / "faults"
 OVERLAYS = ("dev", "staging", "prod")

@@ -5,7 +5,7 @@
 #
 # What it sets up (docs/infra/IDENTITY.md explains the contract):
 #   - issuer base URL: tokens carry iss = $SOMA_ID_ISSUER_BASE/v1/identity/oidc, which
-#     must equal identity.issuer in conformance/catalog.yaml;
+#     must equal identity.issuer in infra/contracts/catalog.yaml;
 #   - named RS256 signing key $SOMA_ID_KEY with a rotation period and verification TTL;
 #     keys are only ever rotated, never deleted (old ones stay published until they expire);
 #   - one OIDC role per calling service, soma-<service>, client_id (= token `aud`) fixed to
@@ -17,7 +17,7 @@
 set -eu
 
 # issuer base, audience, signing key, AppRole mount, dev identities and the suite's own
-# identity: the catalog's `identity` (conformance/catalog.yaml), generated into
+# identity: the catalog's `identity` (infra/contracts/catalog.yaml), generated into
 # identity.env beside this file (`soma-conformance identity-env`), never restated here
 here=${here:-$(dirname "$0")}
 # shellcheck source-path=SCRIPTDIR source=identity.env

@@ -1,4 +1,4 @@
-{{/* The contract catalog (conformance/catalog.yaml, synced into files/ by helm-files.sh). */}}
+{{/* The contract catalog (infra/contracts/catalog.yaml, synced into files/ by helm-files.sh). */}}
 {{- define "soma.catalog" -}}
 {{- $raw := .Files.Get "files/catalog.yaml" -}}
 {{- if not $raw -}}

@@ -2,7 +2,7 @@
 # plus the roles, into a dated folder; restore into a running stack. One script for both
 # paths, run inside the postgres container (compose exec / kubectl exec). The compose round
 # trip (rows written, backup, volume removed, restore, rows read back) runs on an isolated
-# compose project in tests/stack/test_backup.py (part of test-stack).
+# compose project in the soma-infra repo's tests/stack/test_backup.py (part of test-stack).
 .PHONY: backup restore backup-kind restore-kind
 BACKUP_DIR   ?= backups
 KUBE_CONTEXT ?= kind-soma
