@@ -151,10 +151,15 @@ def test_containers_hardened(soma_target: Target, soma_evidence: Evidence) -> No
 def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentials, soma_catalog: Catalog,
                                 soma_evidence: Evidence,
                                 record_property: Callable[[str, object], None]) -> None:
-    project = soma_target.docker_project()
-    if project is None:
-        pytest.skip(f"image contents are read through the Docker Engine; target {soma_target.name!r} runs its "
-                    "images elsewhere (Kind: the node's containerd runs the same images compose scans)")
+    try:
+        by_image = soma_target.running_images()
+    except TargetError as exc:
+        raise ContractFailure(f"listing the images the stack runs: {exc}") from None
+    if by_image is None:
+        pytest.skip(f"image contents are read through the local Docker Engine; target {soma_target.name!r} "
+                    "runs its images out of its sight")
+    if not by_image:
+        raise ContractFailure(f"target {soma_target.name!r} runs no image to scan")
     named: dict[str, list[str]] = {}  # one needle per value: equal dev passwords are one finding
     for name, value in (("postgres password", soma_credentials.postgres_password),
                         ("redis password", soma_credentials.redis_password),
@@ -164,9 +169,6 @@ def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentia
     needles = [images.Needle(" = ".join(names), value.encode()) for value, names in named.items()]
     allowed_rules = list(soma_catalog.security.get("image_secrets_allowed", []))
     allowed: list[str] = []
-    by_image: dict[str, list[str]] = {}
-    for c in running(project):
-        by_image.setdefault(str(c.attrs["Image"]), []).append(c.service)
     sdk = client(SAVE_TIMEOUT_S)
     problems: list[str] = []
     t0 = time.monotonic()
@@ -178,7 +180,8 @@ def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentia
             allowed += [f"{tag}: {f}" for f in ok]
             problems += [f"image {tag} (run by {', '.join(sorted(set(services)))}): {f}" for f in found]
     except Exception as exc:  # noqa: BLE001 - an Engine API failure fails the contract, named
-        raise ContractFailure(f"scanning the images of {project}: {type(exc).__name__}: {exc}") from None
+        raise ContractFailure(f"scanning the images of {soma_target.environment}: "
+                              f"{type(exc).__name__}: {exc}") from None
     finally:
         sdk.close()
     record_property("measurement", f"security.image_secrets: {len(by_image)} images scanned for "

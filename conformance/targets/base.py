@@ -180,6 +180,12 @@ class Target(abc.ABC):
         containers, if any, are out of this machine's Docker Engine's sight)."""
         return None
 
+    def running_images(self) -> dict[str, list[str]] | None:
+        """Image IDs of the local Docker Engine that the stack runs, each with the services
+        (or pods) running it: what the image-secrets contract scans. None: the images the
+        stack runs are out of this machine's Docker Engine's sight."""
+        return None
+
     def judged(self, service: str) -> bool:
         """Whether the service's contracts are judged here: it is deployed, or the catalog
         requires it (a missing required service fails its contracts, never skips them)."""

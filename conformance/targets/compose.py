@@ -20,6 +20,7 @@ from conformance.errors import TargetError, UsageError
 from conformance.probes import inside as inside_probe
 from conformance.process import CMD_TIMEOUT_S, run
 from conformance.resources import data_path, repo_file
+from conformance.security.docker_view import running_containers
 from conformance.targets import docker_project
 from conformance.targets.base import (
     Credentials,
@@ -224,6 +225,14 @@ class ComposeTarget(Target):
         """Its containers run in the local Docker Engine, as this compose project."""
         self.config()
         return str(self.project)
+
+    def running_images(self) -> dict[str, list[str]]:
+        """The image of every running container of the project (a container's Image is the
+        image ID it was created from)."""
+        by_image: dict[str, list[str]] = {}
+        for c in running_containers(self.docker_project()):
+            by_image.setdefault(str(c.attrs["Image"]), []).append(c.service)
+        return by_image
 
     @property
     def environment(self) -> str:

@@ -349,6 +349,28 @@ class KindTarget(Target):
         by_service = {r.service: r for r in results}
         return [r for r in results if r.service != "canary"], by_service["canary"]
 
+    def running_images(self) -> dict[str, list[str]]:
+        """The local Docker Engine's image IDs of what every pod runs: kind nodes are
+        containers of this engine, `kind load` copies the engine's images into their
+        containerd, and the node's CRI reports each image's ID (its config digest, the same
+        ID Docker gives it), so the scan reads exactly the bytes the pods run."""
+        by_image: dict[str, list[str]] = {}
+        refs: dict[tuple[str, str], list[str]] = {}
+        for pod in self.objects("pods"):
+            if pod.get("status", {}).get("phase") != "Running":
+                continue
+            node = str(pod.get("spec", {}).get("nodeName", ""))
+            for c in pod.get("spec", {}).get("containers", []):
+                refs.setdefault((node, str(c["image"])), []).append(f"{pod['metadata']['name']}/{c['name']}")
+        for (node, ref), users in sorted(refs.items()):
+            out = run(["docker", "exec", node, "crictl", "inspecti", "-o", "json", ref], 60,
+                      f"image {ref} on kind node {node}")
+            image_id = str(json.loads(out).get("status", {}).get("id", ""))
+            if not image_id:
+                raise TargetError(f"kind node {node} reports no ID for image {ref}")
+            by_image.setdefault(image_id, []).extend(users)
+        return by_image
+
     def workload_state(self) -> tuple[list[str], list[str]]:
         """(pods not Ready, Services without a ready endpoint) in the namespace."""
         pods = json.loads(self._kubectl("get", "pods", "-o", "json"))

@@ -7,6 +7,7 @@ import base64
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conformance import catalog
@@ -196,3 +197,27 @@ def test_deployed_is_what_the_namespace_has_and_capabilities_say_kubernetes() ->
     assert target.deployed("redis") and not target.deployed("postgres")
     assert target.judged("postgres"), "a required service is judged even when it is missing"
     assert target.kubernetes() is target and target.docker_project() is None
+
+
+def test_running_images_maps_each_pod_image_to_the_node_cri_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The image-secrets scan on Kind reads the engine image whose ID the node's CRI reports
+    for each running pod's image (not the tag, which could name another build)."""
+    target = kind.KindTarget(catalog.load(), TargetOptions())
+    pods = [
+        {"metadata": {"name": "redis-0"}, "status": {"phase": "Running"},
+         "spec": {"nodeName": "soma-control-plane",
+                  "containers": [{"name": "redis", "image": "soma-infra/redis:local"}]}},
+        {"metadata": {"name": "job-x"}, "status": {"phase": "Succeeded"},
+         "spec": {"nodeName": "soma-control-plane", "containers": [{"name": "j", "image": "other:1"}]}},
+    ]
+    calls: list[list[str]] = []
+
+    def fake_run(cmd: list[str], timeout: float, what: str) -> str:
+        calls.append(cmd)
+        return json.dumps({"status": {"id": "sha256:abc"}})
+
+    monkeypatch.setattr(target, "objects", lambda kind_name: pods)
+    monkeypatch.setattr(kind, "run", fake_run)
+    assert target.running_images() == {"sha256:abc": ["redis-0/redis"]}
+    assert calls == [["docker", "exec", "soma-control-plane", "crictl", "inspecti", "-o", "json",
+                      "soma-infra/redis:local"]]
