@@ -37,8 +37,8 @@ CONTRACT_SERVICES = sorted(load().services)
 
 @pytest.fixture(scope="module")
 def unlabelled_probe(soma_target: Target) -> tuple[dict[str, InsideResult], InsideResult]:
-    """Every deployed contract service, and a canary pod that no allow policy selects,
-    probed from one pod with no client label."""
+    """Every deployed contract service probed from a pod with no client label, and a canary
+    pod that no allow policy selects probed from outside the namespace."""
     kube = cluster(soma_target)
     deployed = [s for s in CONTRACT_SERVICES if soma_target.judged(s)]
     services, canary = kube.reach_with_canary(deployed)
@@ -59,10 +59,10 @@ def test_default_deny_isolates_unlisted_pods(soma_target: Target,
     kube = cluster(soma_target)
     canary = unlabelled_probe[1]
     soma_evidence(probed=f"a canary pod in {kube.namespace} that no allow policy selects, from an "
-                         "unlabelled pod of the same namespace", answer=canary.detail)
+                         "unlabelled pod of a scratch namespace without policies", answer=canary.detail)
     if canary.ok:
-        raise ContractFailure(f"an unlabelled pod reached a pod that no NetworkPolicy admits in "
-                              f"{kube.namespace} ({canary.detail}): default-deny missing")
+        raise ContractFailure(f"a pod outside {kube.namespace} reached a pod there that no NetworkPolicy "
+                              f"admits ({canary.detail}): default-deny missing")
 
 
 @pytest.mark.contract("security.networkpolicy")

@@ -325,29 +325,37 @@ class KindTarget(Target):
         return self._run_probe(self.inside_checks(services), labels, POLICY_SETTLE_S)
 
     def reach_with_canary(self, services: list[str]) -> tuple[list[InsideResult], InsideResult]:
-        """Probe `services` and a canary pod (one that no allow policy selects) from ONE pod
-        with no client label. Only the namespace's default-deny keeps the canary out of
-        reach: the contract services are also shut by their own allow-lists, so without
-        the canary a missing default-deny would go unnoticed."""
-        pod = f"soma-canary-{secrets.token_hex(3)}"
-        with tempfile.TemporaryDirectory(prefix="soma-canary-") as tmp:
-            manifest = Path(tmp) / "canary.json"
-            manifest.write_text(json.dumps(canary_pod(pod, self.options.probe_image)), encoding="utf-8")
-            run(kubectl(self.context, self.namespace, "create", "-f", str(manifest)), 60,
-                f"canary pod in {self.namespace}")
+        """Probe `services` from a pod of the namespace with no client label, and a canary
+        pod (one that no allow policy selects) from a pod of a scratch namespace that this
+        run creates and deletes. Only the namespace's default-deny keeps the canary out of
+        reach: the contract services are also shut by their own allow-lists, and every pod
+        of the namespace has its egress narrowed to DNS by allow-dns-egress, so a probe
+        from inside, or of a contract service, would not notice a missing default-deny."""
+        results = self._run_probe(self.inside_checks(services), [], POLICY_SETTLE_S)
+        suffix = secrets.token_hex(3)
+        pod, scratch = f"soma-canary-{suffix}", f"soma-canary-client-{suffix}"
         try:
+            run(["kubectl", "--context", self.context, "create", "namespace", scratch], 60,
+                f"scratch namespace {scratch}")
+            with tempfile.TemporaryDirectory(prefix="soma-canary-") as tmp:
+                manifest = Path(tmp) / "canary.json"
+                manifest.write_text(json.dumps(canary_pod(pod, self.options.probe_image)), encoding="utf-8")
+                run(kubectl(self.context, self.namespace, "create", "-f", str(manifest)), 60,
+                    f"canary pod in {self.namespace}")
             run(kubectl(self.context, self.namespace, "wait", "--for=condition=Ready", f"pod/{pod}",
                         "--timeout=90s"), 100, f"canary pod {pod} Ready")
             ip = self._kubectl("get", "pod", pod, "-o", "jsonpath={.status.podIP}").strip()
             if not ip:
                 raise TargetError(f"canary pod {pod} has no IP")
-            canary = InsideCheck("canary", ip, CANARY_PORT, "http", "/")
-            results = self._run_probe([*self.inside_checks(services), canary], [], POLICY_SETTLE_S)
+            canary = self._run_probe([InsideCheck("canary", ip, CANARY_PORT, "http", "/")], [],
+                                     POLICY_SETTLE_S, namespace=scratch)[0]
         finally:
-            subprocess.run(kubectl(self.context, self.namespace, "delete", "pod", pod, "--wait=false",
-                                   "--ignore-not-found"), capture_output=True, timeout=30, check=False)
-        by_service = {r.service: r for r in results}
-        return [r for r in results if r.service != "canary"], by_service["canary"]
+            for cmd in (kubectl(self.context, self.namespace, "delete", "pod", pod, "--wait=false",
+                                "--ignore-not-found"),
+                        ["kubectl", "--context", self.context, "delete", "namespace", scratch, "--wait=false",
+                         "--ignore-not-found"]):
+                subprocess.run(cmd, capture_output=True, timeout=30, check=False)
+        return results, canary
 
     def running_images(self) -> dict[str, list[str]]:
         """The local Docker Engine's image IDs of what every pod runs: kind nodes are
@@ -392,11 +400,12 @@ class KindTarget(Target):
         return False, reason
 
     def _run_probe(self, checks: list[InsideCheck], labelled: list[str],
-                   settle_s: int = 0) -> list[InsideResult]:
+                   settle_s: int = 0, namespace: str | None = None) -> list[InsideResult]:
         pod = f"soma-probe-{secrets.token_hex(3)}"
+        where = namespace or self.namespace
         script = Path(inside_probe.__file__).read_text(encoding="utf-8")
         overrides = probe_pod_overrides(pod, self.options.probe_image, labelled, script,
                                         encode_checks(checks), settle_s=settle_s)
-        out = run(probe_run_cmd(self.context, self.namespace, pod, self.options.probe_image, overrides),
-                  120, f"inside probe pod in {self.namespace}")
+        out = run(probe_run_cmd(self.context, where, pod, self.options.probe_image, overrides),
+                  120, f"inside probe pod in {where}")
         return decode_results(out, checks)

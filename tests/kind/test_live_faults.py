@@ -120,7 +120,7 @@ def test_live_fault_fails_its_contract_then_restores(applied: Fault, tmp_path: P
     if why_not:
         pytest.fail(f"the Kind cluster is not up: {why_not}")
     fault = live_fault(applied)
-    run = run_suite(suite_args(fault), tmp_path / "under-fault", timeout=SUITE_TIMEOUT_S)
+    run = run_suite(suite_args(fault), tmp_path, timeout=SUITE_TIMEOUT_S)
     verdict = judge(fault, run)
     assert verdict.killed, f"{fault.name} survived on Kind: {verdict.details}"
 
