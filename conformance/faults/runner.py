@@ -44,7 +44,9 @@ def run_suite(args: list[str], tmp: Path, timeout: float = 600,
                 node = case.find(tag)
                 if node is not None:
                     outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
-                    message = node.get("message", "")
+                    # the attribute is cut short on a long failure: the element text is whole,
+                    # so a fault's reason is found even behind collateral failures listed first
+                    message = "\n".join(t for t in (node.get("message", ""), node.text or "") if t)
             run.outcomes[name] = outcome
             run.messages[name] = message
             run.durations[name] = float(case.get("time") or 0.0)
