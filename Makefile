@@ -12,8 +12,11 @@ include $(sort $(wildcard mk/*.mk))
 
 .PHONY: deps conformance test test-unit test-suite lint
 
+# one pip at a time on a machine: two installs at once (CI beside a developer's run) leave a
+# half-written distribution that makes the other one crash
 deps: ## install the suite and its dev tools (pip, editable)
-	@$(STEP) "python packages (pip install -e .[dev])" \
+	@mkdir -p $(SOMA_CACHE)
+	@$(STEP) "python packages (pip install -e .[dev])" flock -w 900 $(SOMA_CACHE)/.pip.lock \
 	  $(PYTHON) -m pip install -q --root-user-action=ignore --disable-pip-version-check -e '.[dev]'
 
 conformance: deps up ## all set-up, then the full suite against the stack, with the report
