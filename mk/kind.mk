@@ -2,8 +2,7 @@
 # (kind-up, kind-down, ...) are in infra/mk/kind.mk.
 .PHONY: test-kind
 
-# helm test without -n: the release record lives in kubectl's current namespace (the chart
-# renders the soma-infra Namespace itself, so the release cannot be stored inside it at install)
+# the release record lives in soma-infra (kind-cluster.sh lets Helm adopt the Namespace)
 KIND_PATH := PATH="$(SOMA_CACHE)/bin:$$PATH"
 test-kind: deps kind-up ## live Kind: full suite + report, helm test, chart faults on the running release; cluster deleted after (KEEP=1 keeps it)
 	@status=0; t0=$$SECONDS; \
@@ -11,8 +10,8 @@ test-kind: deps kind-up ## live Kind: full suite + report, helm test, chart faul
 	  --report-dir=$(REPORT_DIR)/kind || status=$$?; \
 	echo "test-kind: suite --target=kind exit $$status ($$((SECONDS - t0))s)"; t1=$$SECONDS; \
 	if [ $$status -eq 0 ]; then \
-	  $(KIND_PATH) helm test soma-infra --kube-context kind-soma --timeout 5m >/dev/null \
-	    || { status=$$?; echo "test-kind: helm test failed: helm test soma-infra --kube-context kind-soma --logs"; }; \
+	  $(KIND_PATH) helm test soma-infra -n soma-infra --kube-context kind-soma --timeout 5m >/dev/null \
+	    || { status=$$?; echo "test-kind: helm test failed: helm test soma-infra -n soma-infra --kube-context kind-soma --logs"; }; \
 	  echo "test-kind: helm test exit $$status ($$((SECONDS - t1))s)"; t1=$$SECONDS; fi; \
 	if [ $$status -eq 0 ]; then \
 	  $(KIND_PATH) $(PYTEST) tests/kind -q -p no:cacheprovider || status=$$?; \

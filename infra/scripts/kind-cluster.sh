@@ -14,6 +14,8 @@ cluster=soma
 context=kind-$cluster
 config="$root/infra/kind/soma-kind.yaml"
 chart="$root/infra/helm/soma-infra"
+release=soma-infra
+namespace=soma-infra
 timeout_s=${KIND_UP_TIMEOUT:-900}
 export PATH="$cache/bin:$PATH"
 log() { echo "kind-cluster: $*" >&2; }
@@ -30,7 +32,7 @@ kind_() { PATH=$(kind_path) kind "$@"; }
 
 # the chart's images, except those the kind overlay disables (Grafana: no offline image)
 chart_images() {
-  helm template soma-infra "$chart" -f "$chart/values-dev.yaml" -f "$root/infra/kind/values-kind.yaml" \
+  helm template "$release" "$chart" -f "$chart/values-dev.yaml" -f "$root/infra/kind/values-kind.yaml" \
     | sed -n 's/^ *image: *"\{0,1\}\([^" ]*\)"\{0,1\} *$/\1/p' | sort -u
 }
 
@@ -65,12 +67,34 @@ up() {
   [ ${#missing[@]} -eq 0 ] || { log "images missing (run make images): ${missing[*]}"; exit 1; }
   log "loading ${#images[@]} images into the node (present ones are skipped)"
   kind_ load docker-image --name "$cluster" "${images[@]}" >/dev/null
-  log "installing the chart (helm upgrade --install)"
-  helm upgrade --install soma-infra "$chart" --kube-context "$context" \
+  release_namespace
+  log "installing the chart (helm upgrade --install -n $namespace)"
+  helm upgrade --install "$release" "$chart" --kube-context "$context" --namespace "$namespace" \
     -f "$chart/values-dev.yaml" -f "$root/infra/kind/values-kind.yaml" \
     --wait --timeout "${timeout_s}s" >/dev/null
   wait_ready
   log "cluster $cluster up: every pod Ready in $((SECONDS - t0))s"
+}
+
+# The release lives in soma-infra itself (so `helm test soma-infra -n soma-infra` finds it),
+# while the chart renders that Namespace with its PodSecurity labels. Helm adopts an existing
+# object only if it carries the release's ownership marks: the Namespace is created with
+# them first (only when missing: a running namespace is left alone), and the install then
+# applies the chart's labels to it.
+release_namespace() {
+  if helm status "$release" --kube-context "$context" --namespace default >/dev/null 2>&1; then
+    log "release $release is recorded in namespace default (older layout): make kind-down && make kind-up"
+    exit 1
+  fi
+  kubectl --context "$context" get namespace "$namespace" >/dev/null 2>&1 && return 0
+  kubectl --context "$context" create -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $namespace
+  labels: {app.kubernetes.io/managed-by: Helm}
+  annotations: {meta.helm.sh/release-name: $release, meta.helm.sh/release-namespace: $namespace}
+YAML
 }
 
 # every pod of every namespace Ready (Jobs' finished pods excepted)
