@@ -17,8 +17,13 @@ import pytest
 
 from conformance.catalog import load
 from conformance.probes.clients import ContractFailure
+from conformance.security.pod_templates import pod_templates
 from conformance.targets.base import InsideResult, KubernetesAccess, Target
 from conformance.targets.kind import privileged_pod
+
+# the controllers whose templates make the namespace's pods (ReplicaSets are left out: a
+# Deployment's old ones keep earlier templates at zero replicas; Pods are admitted already)
+LIVE_WORKLOADS = ("deployments", "statefulsets", "daemonsets", "jobs", "cronjobs")
 
 SKIP_REASON = ("security contracts need a Kubernetes target with NetworkPolicy and PodSecurity "
                "(--target=kind); target {name!r} has neither")
@@ -100,3 +105,26 @@ def test_privileged_pod_refused(soma_target: Target, soma_evidence: Callable[...
                               "labelled pod-security.kubernetes.io/enforce=restricted")
     if not detail.startswith("restricted:"):
         raise ContractFailure(f"refused, but not by PodSecurity restricted: {detail}")
+
+
+@pytest.mark.contract("security.podsecurity")
+def test_workload_templates_admitted(soma_target: Target, soma_evidence: Callable[..., None]) -> None:
+    """Read from what runs: the API server stores a workload whose template breaks
+    `restricted` (it only warns), and that workload then never starts a pod; a dry-run of
+    the Pod each template makes gives admission's verdict and names the workload."""
+    kube = cluster(soma_target)
+    objects = [obj for kind in LIVE_WORKLOADS for obj in kube.objects(kind)]
+    checked: list[str] = []
+    refused: list[str] = []
+    for workload, pod in pod_templates(objects, kube.namespace):
+        admitted, detail = kube.podsecurity_dry_run(pod)
+        checked.append(workload)
+        if not admitted:
+            refused.append(f"{workload}: {detail}")
+    soma_evidence(probed=f"server-side dry-run of the Pod each workload template in {kube.namespace} makes",
+                  answer=f"{len(checked)} templates, {len(refused)} refused: {', '.join(checked)}")
+    if not checked:
+        raise ContractFailure(f"no workload found in {kube.namespace}: nothing runs there")
+    if refused:
+        raise ContractFailure("pod templates PodSecurity refuses (their pods can never start): "
+                              + "; ".join(refused))

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from conformance.resources import cache_dir
+from conformance.security.pod_templates import pod_templates as security_pod_templates
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "infra" / "helm" / "soma-infra"
@@ -127,32 +128,7 @@ def fault_flagged(fault: dict[str, Any], objects: list[dict[str, Any]], tmp: Pat
 
 def pod_templates(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """(workload id, Pod object) for every pod template, as PodSecurity would see a Pod."""
-    pods: list[tuple[str, dict[str, Any]]] = []
-    for obj in objects:
-        kind, name = obj["kind"], obj["metadata"]["name"]
-        template: dict[str, Any] | None = None
-        if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
-            template = obj["spec"]["template"]
-        elif kind == "CronJob":
-            template = obj["spec"]["jobTemplate"]["spec"]["template"]
-        elif kind == "Pod":
-            template = {"metadata": obj["metadata"], "spec": obj["spec"]}
-        if template is None:
-            continue
-        spec = copy.deepcopy(template["spec"])
-        # a StatefulSet's pods get one PVC volume per volumeClaimTemplate (<claim>-<sts>-<ordinal>)
-        for claim in obj["spec"].get("volumeClaimTemplates", []) if kind == "StatefulSet" else []:
-            cname = claim["metadata"]["name"]
-            spec.setdefault("volumes", []).append(
-                {"name": cname, "persistentVolumeClaim": {"claimName": f"{cname}-{name}-0"}})
-        meta = template.get("metadata") or {}
-        pod = {"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"name": f"podcheck-{kind.lower()}-{name}"[:63].rstrip("-"),
-                            "namespace": obj["metadata"].get("namespace", NAMESPACE),
-                            "labels": meta.get("labels", {})},
-               "spec": spec}
-        pods.append((f"{kind}/{name}", pod))
-    return pods
+    return security_pod_templates(objects, NAMESPACE)
 
 
 # ---- chart faults (fixtures/faults/<name>/fault.yaml, kind: chart-patch) -------------

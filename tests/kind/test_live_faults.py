@@ -1,11 +1,11 @@
 """Chart faults applied to the live Kind cluster: each must fail its contract there.
 
 A chart-patch fault (fixtures/faults/<name>/fault.yaml) with a `live:` key is also a live
-fault: its `delete:` or `patch:` of `target` is done with kubectl on the running release,
+fault: its `add:`, `delete:` or `patch:` of `target` is done with kubectl on the running release,
 the suite runs against the cluster with only the contracts the fault breaks, every one of
 them must fail for the fault's reason (`live.reason` when the live message differs from
 the posture one), and the object is put back exactly as it was (saved before, replaced
-or re-created after), then checked by a passing control run.
+or re-created after; an added one deleted), then checked by a passing control run.
 
     make test-kind          (brings the cluster up; see mk/kind.mk)
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from conformance import catalog
 from conformance.faults.engine import judge
@@ -66,9 +67,27 @@ def restorable(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def added_manifest(fault: Fault) -> dict[str, Any] | None:
+    """The object an `add:` fault puts into the release, else None."""
+    add = fault.raw.get("add")
+    if not add:
+        return None
+    assert fault.source is not None, f"{fault.name}: an add fault comes from a fault folder"
+    doc: dict[str, Any] = yaml.safe_load((fault.source.parent / str(add)).read_text(encoding="utf-8"))
+    return doc
+
+
 def object_ref(fault: Fault) -> tuple[str, str]:
+    added = added_manifest(fault)
+    if added is not None:
+        return str(added["kind"]), str(added["metadata"]["name"])
     target = fault.raw["target"]
     return str(target["kind"]), str(target["name"])
+
+
+def live_options(fault: Fault) -> dict[str, Any]:
+    live = fault.raw.get("live")
+    return live if isinstance(live, dict) else {}
 
 
 def rollout(kind: str, name: str) -> None:
@@ -79,33 +98,42 @@ def rollout(kind: str, name: str) -> None:
 
 def live_fault(fault: Fault) -> Fault:
     """The fault as the live run judges it: the live reason where the live message differs."""
-    live = fault.raw.get("live")
-    reason = live.get("reason") if isinstance(live, dict) else None
+    reason = live_options(fault).get("reason")
     return replace(fault, reason=str(reason)) if reason else fault
 
 
 @pytest.fixture
 def applied(request: pytest.FixtureRequest) -> Iterator[Fault]:
-    """Apply the fault's delete/patch to the live release; afterwards put the object back."""
+    """Apply the fault's add/delete/patch to the live release; afterwards undo it exactly.
+    `live: {rollout: false}`: the fault makes a workload whose pods admission refuses, so
+    its rollout can never complete and is not awaited (the old pods keep serving)."""
     fault: Fault = request.param
     kind, name = object_ref(fault)
-    saved = restorable(json.loads(kubectl("get", kind, name, "-o", "json")))
+    added = added_manifest(fault)
+    wait_rollout = live_options(fault).get("rollout", True)
+    saved = None if added else restorable(json.loads(kubectl("get", kind, name, "-o", "json")))
     deleted = bool(fault.raw.get("delete"))
     try:
-        if deleted:
+        if added is not None:
+            kubectl("create", "-f", "-", stdin=json.dumps(added))
+        elif deleted:
             kubectl("delete", kind, name, "--wait=true")
         else:
             kubectl("patch", kind, name, "--type=json", "-p", json.dumps(fault.raw["patch"]))
-            rollout(kind, name)
+            if wait_rollout:
+                rollout(kind, name)
         yield fault
     finally:
-        if deleted:
+        if added is not None:
+            kubectl("delete", kind, name, "--wait=true", "--ignore-not-found")
+        elif deleted:
             kubectl("create", "-f", "-", stdin=json.dumps(saved))
         else:
             kubectl("replace", "-f", "-", stdin=json.dumps(saved))
             rollout(kind, name)
-        wait_until(lambda: kubectl("get", kind, name, "-o", "name").strip(), timeout=60,
-                   what=f"{kind}/{name} restored", retry_on=(AssertionError,))
+        if added is None:
+            wait_until(lambda: kubectl("get", kind, name, "-o", "name").strip(), timeout=60,
+                       what=f"{kind}/{name} restored", retry_on=(AssertionError,))
 
 
 def suite_args(fault: Fault) -> list[str]:
