@@ -5,10 +5,7 @@
 TEST_STEPS += test-report
 
 chromium: ## install headless Chromium (Debian package) if it is missing
-	@command -v chromium >/dev/null 2>&1 || $(STEP) "headless Chromium (apt)" bash -c ' \
-	  export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1; \
-	  timeout 900 apt-get install -y -q chromium || \
-	  { timeout 300 apt-get update -q && timeout 900 apt-get install -y -q chromium; }'
+	@command -v chromium >/dev/null 2>&1 || $(STEP) "headless Chromium (apt)" bash infra/scripts/apt-install.sh chromium
 
 test-report: deps chromium ## report: schema, history classes, SIGINT/SIGKILL runs, HTML in headless Chromium
 	@SOMA_REQUIRE_CHROMIUM=1 SOMA_SCREENSHOT_DIR=$(REPORT_DIR)/screenshots \

@@ -29,8 +29,7 @@ mirror() {
 
 # debootstrap into a temp dir (removed on any exit), tar into a temp file, move into place
 rootfs_tarball() {
-  command -v debootstrap >/dev/null \
-    || NEEDRESTART_SUSPEND=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  command -v debootstrap >/dev/null || bash "$here/apt-install.sh" debootstrap
   local m work="" rootfs
   m=$(mirror) || die "no bookworm mirror in this machine's apt configuration"
   tmpdir work

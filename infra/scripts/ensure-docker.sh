@@ -20,12 +20,7 @@ report() { echo "ensure-docker: $(docker version --format 'engine {{.Server.Vers
 if timeout 10 docker info >/dev/null 2>&1 && compose_is_honest; then report; exit 0; fi
 lock "$cache/.ensure-docker.lock" 900
 
-install_docker() {
-  export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1   # no needrestart prompts/banners
-  apt-get update -qq
-  apt-get install -y -qq docker.io >/dev/null
-}
-if ! command -v dockerd >/dev/null 2>&1; then step "install Debian's docker.io" install_docker; fi
+if ! command -v dockerd >/dev/null 2>&1; then step "install Debian's docker.io" bash "$here/apt-install.sh" docker.io; fi
 
 if ! timeout 10 docker info >/dev/null 2>&1; then
   echo "ensure-docker: starting dockerd (log: $log)"
