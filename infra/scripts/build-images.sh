@@ -12,6 +12,9 @@
 images="$root/infra/docker/images"
 prefix=${SOMA_IMAGE_PREFIX:-soma-infra}
 mkdir -p "$cache"
+# one build at a time on a machine: a second run (CI beside `make up`) waits, then finds
+# the images built and skips them, instead of building every one again beside the first
+lock "$cache/.build-images.lock" 3600
 
 bash "$here/base-image.sh"
 
