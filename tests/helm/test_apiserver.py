@@ -19,7 +19,15 @@ from tests.helm.conftest import SUMMARY
 
 VIOLATION = "violates PodSecurity"
 WOULD_VIOLATE = "would violate PodSecurity"
-PRIVILEGED_POD = chart.FAULTS / "chart-privileged-pod" / "pod.yaml"
+PRIVILEGED_WORKLOAD = chart.FAULTS / "chart-privileged-pod" / "pod.yaml"
+
+
+def privileged_pod() -> dict[str, Any]:
+    """The Pod the privileged fault's Deployment makes (admission judges Pods)."""
+    workload = yaml.safe_load(PRIVILEGED_WORKLOAD.read_text(encoding="utf-8"))
+    ((_, pod),) = chart.pod_templates([workload])
+    pod["metadata"]["name"] = "soma-privileged"
+    return pod
 
 
 def dump(objects: list[dict[str, Any]], path: Path) -> Path:
@@ -86,8 +94,8 @@ def test_overlay_accepted_and_pods_restricted(
     cluster.kubectl("delete", "-f", str(path), "--wait=true", "--timeout=60s", "--ignore-not-found")
 
 
-def test_privileged_pod_rejected(cluster: ControlPlane) -> None:
-    proc = cluster.kubectl("create", "-f", str(PRIVILEGED_POD), check=False)
+def test_privileged_pod_rejected(cluster: ControlPlane, tmp_path: Path) -> None:
+    proc = cluster.kubectl("create", "-f", str(dump([privileged_pod()], tmp_path / "pod.yaml")), check=False)
     assert proc.returncode != 0, "privileged pod was admitted into soma-infra"
     assert VIOLATION in proc.stderr and "privileged" in proc.stderr, proc.stderr
     verdict = parse_podsecurity_rejection(proc.stderr)
@@ -100,7 +108,7 @@ def test_privileged_pod_admitted_without_the_label(cluster: ControlPlane, tmp_pa
     on), so the rejection above is the namespace label's PodSecurity at work."""
     cluster.kubectl("create", "namespace", "soma-control", check=False)
     cluster.kubectl("apply", "-f", "-", input_text=service_account("soma-control"))
-    pod = yaml.safe_load(PRIVILEGED_POD.read_text(encoding="utf-8"))
+    pod = privileged_pod()
     pod["metadata"]["namespace"] = "soma-control"
     proc = cluster.kubectl("create", "--dry-run=server", "-f", str(dump([pod], tmp_path / "pod.yaml")))
     assert "soma-privileged" in proc.stdout
