@@ -1,8 +1,8 @@
 # Caller identity, verified inside OPA
 #   The caller's JWT is verified against the issuer's JWKS (http.send with a bounded
-#   timeout and a forced cache kept deserialized, so a cache hit costs no JSON parsing;
-#   an unknown kid triggers one rate-limited refresh, so key
-#   rotation works), with iss, aud, exp/nbf, algorithm and required claims checked.
+#   timeout and a forced cache kept deserialized; an unknown kid triggers one
+#   rate-limited refresh, so key rotation works), with iss, aud, exp/nbf, algorithm and
+#   required claims checked.
 #   Claims are never taken on trust: every other rule reads them from `claims`.
 package soma
 
@@ -10,7 +10,9 @@ _id := cfg.identity
 
 _token_header := io.jwt.decode(input.identity.token)[0] if well_formed
 
-_fetch_jwks(mode, seconds) := resp.body if {
+# The whole response: its parsed body picks keys, its raw body is the key set that
+# decode_verify reads (no json.marshal of the parsed set on every decision).
+_fetch_jwks(mode, seconds) := resp if {
 	resp := http.send({
 		"method": "GET",
 		"url": _id.jwks_url,
@@ -25,14 +27,16 @@ _fetch_jwks(mode, seconds) := resp.body if {
 	is_array(resp.body.keys)
 }
 
-_jwks_cached := _fetch_jwks("cached", _id.jwks_cache_seconds)
+_cached_response := _fetch_jwks("cached", _id.jwks_cache_seconds)
+
+_jwks_cached := _cached_response.body
 
 # The cached key set when it knows the token's kid, else one refresh (own cache entry
 # with a short lifetime: at most one fetch per refresh period, whatever kids arrive).
 jwks := _jwks_cached if {
 	some key in _jwks_cached.keys
 	key.kid == _token_header.kid
-} else := _fetch_jwks("refresh", _id.jwks_refresh_seconds)
+} else := _fetch_jwks("refresh", _id.jwks_refresh_seconds).body
 
 # Only the key the token names (decode_verify would otherwise parse every published key,
 # and rotation keeps several): kid picks among the issuer's own keys, never a key source.
@@ -47,12 +51,13 @@ _verify(cert) := io.jwt.decode_verify(input.identity.token, {
 	"time": time.now_ns(),
 })
 
-# Hot path: a token whose kid the cached set knows is verified against that set as one
-# string (decode_verify picks the key by kid; OPA parses a given set once and remembers
-# the signature check per token), so the header is not decoded and no key list is built.
+# Hot path: a token whose kid the cached set knows is verified against that set as the
+# issuer sent it (decode_verify picks the key by kid; OPA parses a given set once and
+# remembers the signature check per token), so the header is not decoded, no key list is
+# built and nothing is re-serialized.
 _verified_payload := payload if {
 	well_formed
-	[valid, header, payload] := _verify(json.marshal(_jwks_cached))
+	[valid, header, payload] := _verify(_cached_response.raw_body)
 	valid
 	header.alg in _id.algorithms
 	some key in _jwks_cached.keys
@@ -63,11 +68,10 @@ _verified_payload := payload if {
 	valid
 }
 
-# The verified claims with everything the policy needs present and typed.
+# The verified claims with everything the policy needs present and typed (every
+# required claim present: one object.filter, not a set of keys and a loop per claim).
 claims := _verified_payload if {
-	every name in _id.required_claims {
-		name in _payload_keys
-	}
+	count(object.filter(_verified_payload, _id.required_claims)) == count(_id.required_claims)
 	is_string(_verified_payload.service)
 	is_string(_verified_payload.tenant)
 }

@@ -29,13 +29,16 @@ public_jwk(key, kid) := {"kty": key.kty, "crv": key.crv, "x": key.x, "y": key.y,
 jwks_doc := {"keys": [public_jwk(signing_key, "test-1")]}
 
 # http.send mocks: the issuer's JWKS, a failing issuer, and one that rotated keys
-jwks_ok(_) := {"status_code": 200, "body": jwks_doc}
+jwks_ok(_) := jwks_response(jwks_doc)
 
 jwks_down(_) := {"status_code": 0, "error": {"message": "connection refused"}}
 
-jwks_rotated(req) := {"status_code": 200, "body": {"keys": []}} if {
+jwks_rotated(req) := jwks_response({"keys": []}) if {
 	req.headers["x-soma-jwks-fetch"] == "cached"
-} else := {"status_code": 200, "body": jwks_doc}
+} else := jwks_response(jwks_doc)
+
+# what http.send answers for a JSON body: the parsed body and the bytes as sent
+jwks_response(doc) := {"status_code": 200, "body": doc, "raw_body": json.marshal(doc)}
 
 claims_for(service, tenant) := {
 	"iss": data.soma.config.identity.issuer,
