@@ -6,10 +6,13 @@
    `timer_rego_query_eval_ns`), median and p99;
 3. concurrent: a closed loop of --clients connections for --seconds, decisions/s and
    p50/p99, on spare copies of the stack's OPA (compose and testcontainers targets): one
-   at the stack's own CPU limit, one unlimited, each also measured sequentially.
+   at the stack's own CPU limit, one unlimited, each also measured sequentially;
+4. the floor: the same spare at the CPU limit serving a one-rule policy, so the figures
+   above can be read against what OPA's HTTP server and input parsing cost on their own.
 
     python3 -m conformance.bench.policy_latency [--target compose] [--project-name P
         --env-file F] [-n 2000] [--clients 8] [--seconds 5] [--no-spares]
+        [--no-floor]
 
 A measurement to print and track, not a timed assertion: a shared 2-core machine makes
 absolute numbers noisy (the load average is printed with each figure), so the contracts
@@ -23,12 +26,15 @@ import json
 import os
 import statistics
 import sys
+import tempfile
+from pathlib import Path
 
 from conformance import catalog as catalog_mod
 from conformance.bench.load import Conn, LoadError, Run, closed_loop, post_bytes, sequential
 from conformance.bench.spare_opa import SpareError, live_cpu_limit, spare_opa
 from conformance.errors import TargetError, UsageError
 from conformance.identity.tokens import DevIssuer, IssuerError
+from conformance.opa_bundle import build as build_bundle
 from conformance.policy_cases import golden, golden_case
 from conformance.probes.clients import ContractFailure
 from conformance.targets import TARGET_NAMES, docker_project, make_target
@@ -36,6 +42,23 @@ from conformance.targets.base import TargetOptions
 
 # issue 14's targets, printed beside the figures (never asserted)
 TARGETS = {"eval_median_us": 150, "seq_p99_unlimited_ms": 1.0, "limited_rate": 1000, "limited_p99_ms": 20}
+# the floor: the smallest policy that still reads the request (true for the allow case)
+FLOOR_POLICY = """package soma
+
+default allow := false
+
+allow if input.identity.token
+"""
+
+
+def floor_bundle(work: Path) -> Path:
+    """A bundle with FLOOR_POLICY only, readable by the spare OPA's non-root user."""
+    (work / "src" / "soma").mkdir(parents=True)
+    (work / "src" / "soma" / "floor.rego").write_text(FLOOR_POLICY, encoding="utf-8")
+    out = work / "floor.tar.gz"
+    build_bundle(work / "src", out)
+    out.chmod(0o644)
+    return out
 
 
 def load() -> str:
@@ -91,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="closed-loop duration (default 5)")
     parser.add_argument("--no-spares", action="store_true",
                         help="skip the spare OPAs (limited/unlimited); measure the target's OPA only")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the one-rule floor measurement at the CPU limit")
     args = parser.parse_args(argv)
     cat = catalog_mod.load()
     try:
@@ -126,8 +151,14 @@ def main(argv: list[str] | None = None) -> int:
             tag = f"{project}-bench-{os.getpid()}"
             for cpus, what in ((limit, f"spare OPA at the stack's CPU limit ({limit or 'none'} CPU)"),
                                (None, "spare OPA without CPU limit")):
-                with spare_opa(live, f"{tag}-{'limited' if cpus else 'unlimited'}", cpus) as port:
-                    measure_opa(what, "127.0.0.1", port, path=path, cases=cases, args=args, concurrent=True)
+                with spare_opa(live, f"{tag}-{'limited' if cpus else 'unlimited'}", cpus) as (host, port):
+                    measure_opa(what, host, port, path=path, cases=cases, args=args, concurrent=True)
+            if not args.no_floor:
+                with tempfile.TemporaryDirectory(prefix="soma-bench-floor-") as work, \
+                        spare_opa(live, f"{tag}-floor", limit, floor_bundle(Path(work))) as (host, port):
+                    measure_opa(f"floor: one-rule policy, same server and CPU limit ({limit or 'none'} CPU)",
+                                host, port, path=path, cases={"allow": cases["allow"]}, args=args,
+                                concurrent=True)
         print(f"  (targets, issue 14: in-process eval median <= {TARGETS['eval_median_us']} µs; sequential p99 "
               f"unlimited <= {TARGETS['seq_p99_unlimited_ms']} ms; at the CPU limit with {args.clients} "
               f"clients >= {TARGETS['limited_rate']}/s and p99 <= {TARGETS['limited_p99_ms']} ms)")

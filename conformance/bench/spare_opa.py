@@ -1,7 +1,9 @@
 """A spare copy of a compose stack's OPA for load measurements: same image, command,
 mounted bundle and config, on the stack's network (so it reaches the real JWKS), with a
-CPU limit of our choosing, published on a free loopback port. The live OPA is never
-touched (no `docker update` on a stack someone uses), and the copy is removed after."""
+CPU limit of our choosing, measured at its address on that network (what the stack's apps
+reach; no userland port proxy in between). The live OPA is never
+touched (no `docker update` on a stack someone uses), and the copy is removed after.
+Given another bundle, the copy serves that one instead (the bench's one-rule floor)."""
 
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from conformance.waiting import WaitTimeout, wait_until
 
 DOCKER_TIMEOUT_S = 60
 READY_TIMEOUT_S = 60
+OPA_DEFAULT_ADDR = ":8181"  # `opa run --server` without --addr
 
 
 class SpareError(RuntimeError):
@@ -41,27 +45,42 @@ def live_cpu_limit(container: str) -> float | None:
 
 
 @contextmanager
-def spare_opa(live: str, name: str, cpus: float | None) -> Iterator[int]:
-    """Start a copy of the OPA container `live` limited to `cpus` (None: unlimited); yields
-    its loopback port once /health?bundles answers 200."""
+def spare_opa(live: str, name: str, cpus: float | None, bundle: Path | None = None) -> Iterator[tuple[str, int]]:
+    """Start a copy of the OPA container `live` limited to `cpus` (None: unlimited), serving
+    `bundle` instead of the live one when given; yields its (address, port) on the stack
+    network once /health?bundles answers 200."""
     info = json.loads(_docker("inspect", live))[0]
+    cmd = list(info["Config"]["Cmd"])
+    port = int(next((a.split("=", 1)[1] for a in cmd if a.startswith("--addr=")), OPA_DEFAULT_ADDR).rsplit(":", 1)[1])
+    bundle_at = cmd[cmd.index("--bundle") + 1] if "--bundle" in cmd[:-1] else None
+    if bundle is not None and bundle_at is None:
+        raise SpareError(f"{live} is not started with --bundle: cannot swap its bundle")
     network = next(iter(info["NetworkSettings"]["Networks"]))
-    args = ["run", "-d", "--rm", "--name", name, "--network", network, "-p", "127.0.0.1::8181",
+    args = ["run", "-d", "--rm", "--name", name, "--network", network,
             "--memory", str(info["HostConfig"].get("Memory") or "512m"), "--read-only",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true"]
     if cpus:
         args += ["--cpus", f"{cpus:g}"]
+    swapped = False
     for mount in info["Mounts"]:
         if mount["Type"] == "bind":
-            args += ["-v", f"{mount['Source']}:{mount['Destination']}:ro"]
+            source = mount["Source"]
+            if bundle is not None and mount["Destination"] == bundle_at:
+                source, swapped = str(bundle), True
+            args += ["-v", f"{source}:{mount['Destination']}:ro"]
+    if bundle is not None and not swapped:
+        raise SpareError(f"{live}: its bundle {bundle_at} is not a bind-mounted file: cannot swap it")
     for env in info["Config"].get("Env") or []:
         args += ["-e", env]
-    _docker(*args, info["Config"]["Image"], *info["Config"]["Cmd"])
+    _docker(*args, info["Config"]["Image"], *cmd)
     try:
-        port = int(_docker("port", name, "8181/tcp").splitlines()[0].rsplit(":", 1)[1])
+        address = f"{{{{(index .NetworkSettings.Networks {json.dumps(network)}).IPAddress}}}}"
+        host = _docker("inspect", "--format", address, name)
+        if not host:
+            raise SpareError(f"spare OPA {name} has no address on network {network}")
 
         def healthy() -> bool:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health?bundles", timeout=2) as r:
+            with urllib.request.urlopen(f"http://{host}:{port}/health?bundles", timeout=2) as r:
                 return bool(r.status == 200)
 
         try:
@@ -69,7 +88,7 @@ def spare_opa(live: str, name: str, cpus: float | None) -> Iterator[int]:
                        what=f"spare OPA {name} healthy")
         except WaitTimeout:
             raise SpareError(f"spare OPA {name} not healthy within {READY_TIMEOUT_S}s") from None
-        yield port
+        yield host, port
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=DOCKER_TIMEOUT_S,
                        check=False)
