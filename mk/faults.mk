@@ -3,7 +3,7 @@
 
 mutation: deps docker env bundle helm-tools helm-files ## apply every seeded fault to an isolated stack; print the kill rate
 	@$(STEP) "build images" bash infra/scripts/build-images.sh
-	@$(PYTEST) tests/faults -q -s -p no:randomly
+	@$(PYTEST) tests/faults -q -s -p no:randomly --durations=12
 
 stability: deps up ## run the full suite RUNS times (default 20) against the stack; list flaky tests
 	@soma-conformance stability --runs $(or $(RUNS),20) -- --target=compose

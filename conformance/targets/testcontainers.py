@@ -5,6 +5,11 @@ compose file (the repo's, or the identical copy the wheel ships as package data)
 an isolated project name (so its own network and volumes) and with
 freshly chosen free host ports. It is torn down at the end of the session, on SIGINT or
 SIGTERM, and at interpreter exit, whichever comes first.
+
+A port is chosen free before `up` and taken by Docker only during it, so a second stack
+starting beside this one can take it in between ("port is already allocated"); Kafka's
+advertised listener must know its port before it starts, so Docker cannot pick them. Such
+a start is removed and retried under a new project with new ports.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ def port_vars() -> dict[str, str]:
 
 # published ports of services outside the catalog (the optional Jaeger of profile `tracing`)
 EXTRA_PORT_VARS = ("JAEGER_HOST_PORT",)
+# what Docker says when a chosen host port was taken before `up` could bind it
+PORT_TAKEN = ("port is already allocated", "address already in use")
+START_ATTEMPTS = 3
 
 
 def free_port() -> int:
@@ -59,6 +67,7 @@ class TestcontainersTarget(ComposeTarget):
         self._compose: Any = None
         self._override: Path | None = None
         self._stage: Path | None = None  # private copy of the shipped stack files (wheel)
+        self._base_env_files = list(self.env_files)  # without this run's port override
         state = self.options.attach_state
         if state:  # an xdist worker attaching to the controller's stack
             self.project = state["project"]
@@ -80,7 +89,7 @@ class TestcontainersTarget(ComposeTarget):
         with os.fdopen(fd, "w") as fh:
             fh.write("\n".join(lines) + "\n")
         self._override = Path(name)
-        self.env_files = [*self.env_files, name]
+        self.env_files = [*self._base_env_files, name]
 
     def preflight(self, inside: bool = True) -> None:
         """The compose file, its bind-mounted files and every image it runs exist locally."""
@@ -130,22 +139,30 @@ class TestcontainersTarget(ComposeTarget):
         except ImportError as exc:
             raise TargetError(f"testcontainers is not installed: {exc}") from None
         os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # no registry for ryuk
-        self._write_override()
-        compose_path = Path(self.compose_file)
-        self._compose = DockerCompose(
-            context=str(compose_path.parent),
-            compose_file_name=compose_path.name,
-            env_file=self.env_files,
-            wait=True,
-        )
         self._install_cleanup()
-        try:
-            self._compose.start()
-        except Exception as exc:  # noqa: BLE001 - any failure to start becomes a TargetError
-            self.teardown()
-            stderr = getattr(exc, "stderr", b"") or b""
-            last = stderr.decode(errors="replace").strip().splitlines()[-1:] or [str(exc)]
-            raise TargetError(f"testcontainers compose up of {self.project}: {last[0]}") from None
+        compose_path = Path(self.compose_file)
+        for attempt in range(1, START_ATTEMPTS + 1):
+            self._write_override()
+            self._compose = DockerCompose(
+                context=str(compose_path.parent),
+                compose_file_name=compose_path.name,
+                env_file=self.env_files,
+                wait=True,
+            )
+            try:
+                self._compose.start()
+                break
+            except Exception as exc:  # noqa: BLE001 - any failure to start becomes a TargetError
+                project = self.project
+                self.teardown()
+                stderr = getattr(exc, "stderr", b"") or b""
+                text = stderr.decode(errors="replace").strip()
+                if attempt < START_ATTEMPTS and any(m in text for m in PORT_TAKEN):
+                    print(f"soma-conformance: testcontainers: a host port of {project} was taken before "
+                          "compose up could bind it: retrying with new ports")
+                    continue
+                last = text.splitlines()[-1:] or [str(exc)]
+                raise TargetError(f"testcontainers compose up of {project}: {last[0]}") from None
         self._config = None
         self.config()
 
