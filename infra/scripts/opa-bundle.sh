@@ -8,8 +8,14 @@ need_opa
 src="$root/policies/bundle"
 out="$root/build/opa/soma.tar.gz"
 mkdir -p "$(dirname "$out")"
+# a container started while the bundle was missing gets a directory made at the mount's
+# source by Docker; a move would then land inside it and the stack would serve nothing
+if [ -d "$out" ]; then
+  echo "opa-bundle: $out is a directory (Docker made it for a container started before the bundle existed): replacing it" >&2
+  rm -rf "$out"
+fi
 rev=$(bash "$here/policy-revision.sh" "$src")
 # built from inside the folder, so file names in the bundle do not depend on the checkout path
 (cd "$src" && "$opa" build --bundle . --ignore '*_test.rego' --revision "$rev" -o "$out.tmp")
-mv "$out.tmp" "$out"
+mv -T "$out.tmp" "$out"
 echo "opa-bundle: $out (revision $rev)"

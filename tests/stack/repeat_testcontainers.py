@@ -34,6 +34,7 @@ class SecondStack(AbstractContextManager["SecondStack"]):
         self.target = TestcontainersTarget(catalog.load(), TargetOptions())
 
     def __enter__(self) -> SecondStack:
+        self.target.preflight(inside=False)  # what the plugin checks first: bundle, images
         self.target.setup()
         return self
 
