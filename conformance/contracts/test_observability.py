@@ -50,10 +50,12 @@ def test_every_deployed_service_has_a_target_up(prometheus: Prometheus, soma_cat
 
 @pytest.mark.contract("observability.prometheus.scrape_intervals")
 def test_every_target_scraped_at_contract_interval(prometheus: Prometheus, soma_scrape_interval: str,
+                                                   soma_catalog: Catalog, soma_target: Target,
                                                    record_property: Record) -> None:
     # the global setting itself is sizing.prometheus.scrape_interval; this one catches
     # a job that overrides it (at the interval the target was asked for: 15s, or 5s on demand)
-    summary = checks.scrape_intervals(prometheus, soma_scrape_interval)
+    deployed = [name for name in soma_catalog.services if soma_target.judged(name)]
+    summary = checks.scrape_intervals(prometheus, soma_scrape_interval, checks.expected_jobs(soma_catalog, deployed))
     report(record_property, f"targets at {soma_scrape_interval}", summary)
 
 

@@ -95,11 +95,24 @@ def targets_up(prom: Prometheus, jobs: dict[str, str], wait_s: float = UNKNOWN_W
     return summary
 
 
-def scrape_intervals(prom: Prometheus, want: str) -> Summary:
-    """Every active target is scraped at the contract interval (no job overrides it)."""
-    active = prom.active_targets()
-    wrong = [f"job {t.get('labels', {}).get('job')!r} ({t.get('scrapeUrl')}) every {t.get('scrapeInterval')}"
-             for t in active if str(t.get("scrapeInterval")) != want]
+def scrape_intervals(prom: Prometheus, want: str, jobs: dict[str, str],
+                     wait_s: float = UNKNOWN_WAIT_S) -> Summary:
+    """Every active target is scraped at the contract interval (no job overrides it), and
+    every expected job has one: a Prometheus that has just (re)started lists no target at
+    all for a moment, and an empty list must not pass. Waits (bounded) for the jobs."""
+    active: list[dict[str, Any]] = []
+
+    def listed() -> bool:
+        active[:] = prom.active_targets()
+        return set(jobs) <= {str(t.get("labels", {}).get("job")) for t in active}
+
+    with contextlib.suppress(WaitTimeout):  # after the wait, judge what is there
+        wait_until(listed, timeout=wait_s, interval=1, what="every expected job listed as a Prometheus target")
+    seen = {str(t.get("labels", {}).get("job")) for t in active}
+    wrong = [f"job {job!r} (service {service}): no active target, so no scrape interval to read"
+             for job, service in sorted(jobs.items()) if job not in seen]
+    wrong += [f"job {t.get('labels', {}).get('job')!r} ({t.get('scrapeUrl')}) every {t.get('scrapeInterval')}"
+              for t in active if str(t.get("scrapeInterval")) != want]
     if wrong:
         raise ContractFailure(f"{prom.ep}: contract scrape interval is {want}, but " + joined(wrong))
     return Summary(ok=len(active), total=len(active))

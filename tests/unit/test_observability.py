@@ -282,10 +282,19 @@ def test_targets_failure_names_missing_and_down_jobs_with_last_error() -> None:
     assert checks.targets_up(FakePrometheus([target("redis")]), {"redis": "redis"}, wait_s=0).ratio() == "1/1"
 
 
+def test_intervals_of_a_prometheus_listing_no_targets_yet_do_not_pass() -> None:
+    """Right after a restart Prometheus lists no active target: the contract once passed on
+    that empty list while a job overrode the interval (the mutation run of 2026-12-03)."""
+    with pytest.raises(ContractFailure, match=r"job 'etcd' \(service etcd\): no active target"):
+        checks.scrape_intervals(FakePrometheus([]), "15s", {"etcd": "etcd"}, wait_s=0)
+    assert checks.scrape_intervals(FakePrometheus([target("etcd")]), "15s", {"etcd": "etcd"}, wait_s=0).ok == 1
+
+
 def test_interval_and_alert_failures_name_the_culprit() -> None:
     slow = target("etcd") | {"scrapeInterval": "60s"}
     with pytest.raises(ContractFailure, match=r"job 'etcd' .* every 60s"):
-        checks.scrape_intervals(FakePrometheus([target("redis"), slow]), "15s")
+        checks.scrape_intervals(FakePrometheus([target("redis"), slow]), "15s", {"redis": "redis", "etcd": "etcd"},
+                                wait_s=0)
     rules = [
         {
             "rules": [
