@@ -76,27 +76,35 @@ claims := _verified_payload if {
 	is_string(_verified_payload.tenant)
 }
 
+# The token_invalid reasons below explain why `claims` is undefined, so each first asks
+# `not claims`: for a valid token (every allowed and most denied decisions) none of them
+# decodes the header again or walks the key set.
 deny_reasons contains "token_invalid: not a decodable JWT" if {
+	not claims
 	well_formed
 	not _token_header
 }
 
 deny_reasons contains sprintf("token_invalid: algorithm %v is not accepted", [_token_header.alg]) if {
+	not claims
 	not _token_header.alg in _id.algorithms
 }
 
 deny_reasons contains "token_invalid: signing keys unavailable (JWKS fetch failed)" if {
+	not claims
 	_token_header.alg in _id.algorithms
 	not jwks
 }
 
 deny_reasons contains "token_invalid: signature, issuer, audience or validity period rejected" if {
+	not claims
 	_token_header.alg in _id.algorithms
 	jwks
 	not _verified_payload
 }
 
 deny_reasons contains sprintf("token_invalid: required claim %s is missing", [name]) if {
+	not claims
 	some name in _id.required_claims
 	not name in _payload_keys
 }
@@ -104,6 +112,7 @@ deny_reasons contains sprintf("token_invalid: required claim %s is missing", [na
 _payload_keys := object.keys(_verified_payload)
 
 deny_reasons contains "token_invalid: claims service and tenant must be strings" if {
+	not claims
 	_verified_payload
 	not _typed_claims
 }
