@@ -27,9 +27,11 @@ import os
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from conformance import catalog as catalog_mod
+from conformance import docker_engine
 from conformance.bench.load import Conn, LoadError, Run, closed_loop, post_bytes, sequential
 from conformance.bench.spare_opa import SpareError, live_cpu_limit, spare_opa
 from conformance.errors import TargetError, UsageError
@@ -84,8 +86,29 @@ def eval_times(host: str, port: int, path: str, body: object, n: int) -> list[fl
     return sorted(out)
 
 
+def cpu_seconds(container: str) -> Callable[[], float]:
+    """The container's CPU time so far (s), from the engine's one-shot stats: what a
+    decision costs OPA, whatever the load, and what bounds its rate at a CPU limit."""
+    handle = docker_engine.client().containers.get(container)
+
+    def read() -> float:
+        return float(handle.stats(stream=False, one_shot=True)["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
+    return read
+
+
+def closed_loop_line(what: str, host: str, port: int, *, request: bytes, want: bytes,
+                     args: argparse.Namespace, cpu: Callable[[], float] | None) -> str:
+    before = cpu() if cpu else 0.0
+    run = closed_loop(host, port, request, expect=want, clients=args.clients, seconds=args.seconds)
+    per = f"OPA CPU {(cpu() - before) / len(run.ms) * 1e6:.0f} µs/decision  " if cpu and run.ms else ""
+    return (f"  concurrent {what}, {args.clients} clients closed loop, {args.seconds:g} s: "
+            f"{run.rate:.0f} decisions/s  p50 {run.pct(50):.2f} ms  p99 {run.pct(99):.2f} ms  "
+            f"{per}({len(run.ms)} decisions; {load()})")
+
+
 def measure_opa(title: str, host: str, port: int, *, path: str, cases: dict[str, object],
-                args: argparse.Namespace, concurrent: bool) -> None:
+                args: argparse.Namespace, concurrent: bool, cpu: Callable[[], float] | None = None,
+                debug_path: str | None = None) -> None:
     print(f"{title}: http://{host}:{port}{path}")
     for label, body in cases.items():
         want = b'"result":true' if label == "allow" else b'"result":false'
@@ -95,11 +118,12 @@ def measure_opa(title: str, host: str, port: int, *, path: str, cases: dict[str,
     print(f"  in-process eval (allow, OPA metrics, {len(ev)} decisions): median {statistics.median(ev):.0f} µs  "
           f"p90 {ev[int(len(ev) * 0.9)]:.0f} µs  p99 {ev[int(len(ev) * 0.99)]:.0f} µs  ({load()})")
     if concurrent:
-        run = closed_loop(host, port, post_bytes(host, port, path, cases["allow"]), expect=b'"result":true',
-                          clients=args.clients, seconds=args.seconds)
-        print(f"  concurrent allow, {args.clients} clients closed loop, {args.seconds:g} s: "
-              f"{run.rate:.0f} decisions/s  p50 {run.pct(50):.2f} ms  p99 {run.pct(99):.2f} ms  "
-              f"({len(run.ms)} decisions; {load()})")
+        print(closed_loop_line("allow", host, port, request=post_bytes(host, port, path, cases["allow"]),
+                               want=b'"result":true', args=args, cpu=cpu))
+    if concurrent and debug_path and "deny" in cases:  # what the suite's policy properties ask
+        print(closed_loop_line(f"deny on {debug_path} (with reasons)", host, port,
+                               request=post_bytes(host, port, debug_path, cases["deny"]),
+                               want=b'"allow":false', args=args, cpu=cpu))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"policy_latency: {exc}", file=sys.stderr)
         return 2
     path = str(cat.policy["decision_path"])
+    debug_path = str(cat.policy["debug_path"])
     _, picks = golden()
     tokens: dict[tuple[str, str], str] = {}
 
@@ -151,14 +176,16 @@ def main(argv: list[str] | None = None) -> int:
             tag = f"{project}-bench-{os.getpid()}"
             for cpus, what in ((limit, f"spare OPA at the stack's CPU limit ({limit or 'none'} CPU)"),
                                (None, "spare OPA without CPU limit")):
-                with spare_opa(live, f"{tag}-{'limited' if cpus else 'unlimited'}", cpus) as (host, port):
-                    measure_opa(what, host, port, path=path, cases=cases, args=args, concurrent=True)
+                name = f"{tag}-{'limited' if cpus else 'unlimited'}"
+                with spare_opa(live, name, cpus) as (host, port):
+                    measure_opa(what, host, port, path=path, cases=cases, args=args, concurrent=True,
+                                cpu=cpu_seconds(name), debug_path=debug_path)
             if not args.no_floor:
                 with tempfile.TemporaryDirectory(prefix="soma-bench-floor-") as work, \
                         spare_opa(live, f"{tag}-floor", limit, floor_bundle(Path(work))) as (host, port):
                     measure_opa(f"floor: one-rule policy, same server and CPU limit ({limit or 'none'} CPU)",
                                 host, port, path=path, cases={"allow": cases["allow"]}, args=args,
-                                concurrent=True)
+                                concurrent=True, cpu=cpu_seconds(f"{tag}-floor"))
         print(f"  (targets, issue 14: in-process eval median <= {TARGETS['eval_median_us']} µs; sequential p99 "
               f"unlimited <= {TARGETS['seq_p99_unlimited_ms']} ms; at the CPU limit with {args.clients} "
               f"clients >= {TARGETS['limited_rate']}/s and p99 <= {TARGETS['limited_p99_ms']} ms)")
