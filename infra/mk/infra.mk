@@ -44,6 +44,7 @@ bundle: ## build the OPA bundle from policies/bundle (content-hash revision)
 up: docker env bundle ## install what is missing, build images, start the stack, wait until healthy
 	@$(if $(UPSTREAM_ENV),true,$(STEP) "build images" bash infra/scripts/build-images.sh)
 	@$(STEP) "start the stack (compose up --wait)" $(COMPOSE) up -d --wait --remove-orphans
+	@$(STEP) "OPA serves the built bundle" bash infra/scripts/opa-rollout.sh $(COMPOSE)
 	@$(MAKE) --no-print-directory status
 
 down: ## stop the stack (volumes kept; `make down V=1` removes them)

@@ -15,7 +15,14 @@ if [ -d "$out" ]; then
   rm -rf "$out"
 fi
 rev=$(bash "$here/policy-revision.sh" "$src")
+# an unchanged policy keeps its file (and mtime): `make up` recreates OPA only when the
+# bundle is newer than the container (opa-rollout.sh)
+if [ -f "$out" ] && [ "$(cat "$out.revision" 2>/dev/null)" = "$rev" ]; then
+  echo "opa-bundle: $out (revision $rev, unchanged)"
+  exit 0
+fi
 # built from inside the folder, so file names in the bundle do not depend on the checkout path
 (cd "$src" && "$opa" build --bundle . --ignore '*_test.rego' --revision "$rev" -o "$out.tmp")
 mv -T "$out.tmp" "$out"
+echo "$rev" >"$out.revision"
 echo "opa-bundle: $out (revision $rev)"
