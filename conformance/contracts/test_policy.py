@@ -8,7 +8,7 @@ of inputs through one keep-alive connection and vary everything except the token
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -213,28 +213,26 @@ def allowed_inputs(draw: st.DrawFn, tokens: dict[Identity, str]) -> dict[str, An
 def _run(check: Callable[[Any], None], strategy: st.SearchStrategy[Any]) -> int:
     """Run a property for EXAMPLES inputs; returns how many inputs were checked.
 
-    Hypothesis draws the inputs (no shrinking, see PROPS) and each one is handed to a pool
-    of CLIENTS threads as soon as it is drawn, so drawing (Python) and deciding (OPA) overlap
-    and the property costs OPA's time, not draws plus round trips in a row. Every input is
-    checked; the first failure is raised, and once one is seen no further input is asked."""
-    pool = ThreadPoolExecutor(max_workers=CLIENTS)
-    asked: list[Future[None]] = []
+    Hypothesis draws the inputs (no shrinking, see PROPS); the decisions are then asked
+    CLIENTS at a time over the client's keep-alive pool, so the property costs OPA's time,
+    not round trips in a row. Every input is checked; the first failure is raised."""
+    examples: list[Any] = []
 
     @PROPS
     @given(strategy)
     def prop(example: Any) -> None:
-        if not any(f.done() and f.exception() is not None for f in asked[-CLIENTS * 4:]):
-            asked.append(pool.submit(check, example))
+        examples.append(example)
 
+    prop()
+    if len(examples) < EXAMPLES:
+        raise ContractFailure(f"property ran only {len(examples)} of {EXAMPLES} examples")
+    pool = ThreadPoolExecutor(max_workers=CLIENTS)
     try:
-        prop()
-        for future in asked:  # re-raises the first failing check
-            future.result()
-    finally:  # on a failure, the inputs not yet asked are dropped: a fault fails fast
+        for _ in pool.map(check, examples):  # re-raises the first failing check
+            pass
+    finally:  # on a failure, the examples not yet asked are dropped: a fault fails fast
         pool.shutdown(wait=True, cancel_futures=True)
-    if len(asked) < EXAMPLES:
-        raise ContractFailure(f"property ran only {len(asked)} of {EXAMPLES} examples")
-    return len(asked)
+    return len(examples)
 
 
 def _denied_with(opa: DecisionClient, inp: Any, want: str, what: str) -> None:
