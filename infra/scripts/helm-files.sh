@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 chart="$root/infra/helm/soma-infra"
 dest="$chart/files"
-[ -f "$root/build/opa/soma.tar.gz" ] || bash "$here/opa-bundle.sh" >&2
+[ -f "$opa_bundle" ] || bash "$here/opa-bundle.sh" >&2
 tmp=""; tmpdir tmp "$chart"   # beside files/, so the final move is one rename
 mkdir -p "$tmp/config/kafka" "$tmp/config/opa" "$tmp/opa"
 mkdir -p "$tmp/config/prometheus"
@@ -19,7 +19,7 @@ cp -R "$root/infra/config/prometheus/rules" "$tmp/config/prometheus/rules"   # n
 cp -R "$root/infra/config/vault" "$tmp/config/vault"
 cp "$root/infra/config/kafka/jmx-exporter.yml" "$tmp/config/kafka/"
 cp "$root/infra/config/opa/opa.yaml" "$tmp/config/opa/"
-cp "$root/build/opa/soma.tar.gz" "$tmp/opa/soma.tar.gz"
+cp "$opa_bundle" "$tmp/opa/soma.tar.gz"
 cp "$root/infra/contracts/catalog.yaml" "$tmp/catalog.yaml"
 put "$tmp" "$dest"
 echo "helm-files: $(find "$dest" -type f | wc -l) files synced into ${dest#"$root"/}"

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2034  # here, root, cache, bin, prog: read by the scripts that source this
+# shellcheck disable=SC2034  # here, root, cache, bin, opa_bundle, prog: read by the scripts that source this
 # The preamble and helpers every script in infra/scripts sources (`. "$(dirname "$0")/lib.sh"`),
 # so each keeps one copy of them: strict mode; `here` (this folder), `root` (the repo), the
 # pinned versions, `cache` ($SOMA_CACHE) and `bin` (its bin/); temp dirs removed on any exit;
@@ -12,6 +12,8 @@ root=$(cd "$here/../.." && pwd)
 . "$here/versions.env"
 cache=${SOMA_CACHE:-$HOME/.cache/soma-infra}
 bin="$cache/bin"
+# the OPA bundle every target serves (opa-bundle.sh builds it, compose mounts it, the chart packs it)
+opa_bundle="$root/build/opa/soma.tar.gz"
 prog=$(basename "$0" .sh)
 
 die() { echo "$prog: $*" >&2; exit 1; }

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 need_opa
 src="$root/policies/bundle"
-out="$root/build/opa/soma.tar.gz"
+out=$opa_bundle
 mkdir -p "$(dirname "$out")"
 # a container started while the bundle was missing gets a directory made at the mount's
 # source by Docker; a move would then land inside it and the stack would serve nothing
