@@ -4,18 +4,22 @@ the kind target (a Kind cluster with the soma-infra chart). Every other target h
 NetworkPolicy or PodSecurity to check, so these skip there with that reason.
 
 The NetworkPolicy contract covers every deployed contract service: one unlabelled pod
-probes them all (each must be refused), then a pod carrying only soma.io/client-<svc>
-probes <svc> (it must get through). Command construction is unit-tested
-(tests/unit/test_kind_target.py); live runs are recorded in docs/infra/INSTALL_KIND.md."""
+probes them all (each must be refused), and a pod per service carrying only
+soma.io/client-<svc> probes <svc> (it must get through; these pods run side by side).
+Command construction is unit-tested (tests/unit/test_kind_target.py); live runs are
+recorded in docs/infra/INSTALL_KIND.md."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pytest
 
 from conformance.catalog import load
+from conformance.errors import TargetError
 from conformance.probes.clients import ContractFailure
 from conformance.security.pod_templates import pod_templates
 from conformance.targets.base import InsideResult, KubernetesAccess, Target
@@ -40,29 +44,36 @@ def cluster(target: Target) -> KubernetesAccess:
 CONTRACT_SERVICES = sorted(load().services)
 
 
+@dataclass(frozen=True)
+class Reach:
+    """What the NetworkPolicy probes saw: each deployed service from a pod with no client
+    label, a canary that no allow policy selects from outside the namespace, and each
+    service from its own pod that carries only its client label."""
+
+    unlabelled: dict[str, InsideResult]
+    canary: InsideResult
+    labelled: dict[str, InsideResult | TargetError]
+
+
 @pytest.fixture(scope="module")
-def unlabelled_probe(soma_target: Target) -> tuple[dict[str, InsideResult], InsideResult]:
-    """Every deployed contract service probed from a pod with no client label, and a canary
-    pod that no allow policy selects probed from outside the namespace."""
+def reach(soma_target: Target) -> Reach:
+    """Every probe pod of the contract, started side by side: each is a pod start-up plus
+    the CNI's settle time, so one after another they would cost that many times over."""
     kube = cluster(soma_target)
     deployed = [s for s in CONTRACT_SERVICES if soma_target.judged(s)]
-    services, canary = kube.reach_with_canary(deployed)
-    return {r.service: r for r in services}, canary
-
-
-@pytest.fixture(scope="module")
-def unlabelled_reach(unlabelled_probe: tuple[dict[str, InsideResult], InsideResult]) -> dict[str, InsideResult]:
-    return unlabelled_probe[0]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        labelled = pool.submit(kube.reach_each, deployed)
+        unlabelled, canary = kube.reach_with_canary(deployed)
+        return Reach({r.service: r for r in unlabelled}, canary, labelled.result())
 
 
 @pytest.mark.contract("security.networkpolicy")
-def test_default_deny_isolates_unlisted_pods(soma_target: Target,
-                                             unlabelled_probe: tuple[dict[str, InsideResult], InsideResult],
+def test_default_deny_isolates_unlisted_pods(soma_target: Target, reach: Reach,
                                              soma_evidence: Callable[..., None]) -> None:
     """The contract services are shut by their own allow-lists too; only a pod that no
     allow policy selects shows whether the namespace's default-deny is there."""
     kube = cluster(soma_target)
-    canary = unlabelled_probe[1]
+    canary = reach.canary
     soma_evidence(probed=f"a canary pod in {kube.namespace} that no allow policy selects, from an "
                          "unlabelled pod of a scratch namespace without policies", answer=canary.detail)
     if canary.ok:
@@ -72,17 +83,18 @@ def test_default_deny_isolates_unlisted_pods(soma_target: Target,
 
 @pytest.mark.contract("security.networkpolicy")
 @pytest.mark.parametrize("service", CONTRACT_SERVICES)
-def test_only_client_labelled_pods_reach(service: str, soma_target: Target,
-                                         unlabelled_reach: dict[str, InsideResult],
+def test_only_client_labelled_pods_reach(service: str, soma_target: Target, reach: Reach,
                                          soma_evidence: Callable[..., None]) -> None:
     kube = cluster(soma_target)
     if not soma_target.judged(service):
         pytest.skip(soma_target.not_deployed_reason(service))
     label = f"soma.io/client-{service}"
-    without = unlabelled_reach.get(service)
+    without = reach.unlabelled.get(service)
     if without is None:
         raise ContractFailure(f"{service}: the unlabelled probe did not check it")
-    with_label = kube.reach([service], labels=[service])[0]
+    with_label = reach.labelled[service]
+    if isinstance(with_label, TargetError):
+        raise with_label
     soma_evidence(probed=f"{service} from a pod in {kube.namespace}, without any client label "
                          f"and with only {label}",
                   answer=f"without: {without.detail}; with: {with_label.detail}")

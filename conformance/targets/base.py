@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from conformance.catalog import Catalog
+from conformance.errors import TargetError
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class KubernetesAccess(Protocol):
 
     def podsecurity_dry_run(self, pod: dict[str, Any]) -> tuple[bool, str]: ...
 
-    def reach(self, services: list[str], labels: list[str]) -> list[InsideResult]: ...
+    def reach_each(self, services: list[str]) -> dict[str, InsideResult | TargetError]: ...
 
     def reach_with_canary(self, services: list[str]) -> tuple[list[InsideResult], InsideResult]: ...
 

@@ -11,8 +11,9 @@ advertises `127.0.0.1:<port>` to clients outside the cluster and publishes that 
 Service as the port named `host`, so Kafka is forwarded on that same local port (a client
 reconnects to the advertised address). The port is read from the live Service, not restated.
 
-The security contracts use `client_reach` (a probe pod with or without one client label:
-NetworkPolicy) and `podsecurity_dry_run` (a server-side dry-run create: PodSecurity).
+The security contracts use `reach_each` and `reach_with_canary` (probe pods with one client
+label or none: NetworkPolicy) and `podsecurity_dry_run` (a server-side dry-run create:
+PodSecurity).
 
 The readiness contract `readiness.kubernetes` reads pods and EndpointSlices
 (`unready_pods`, `unroutable_services`: pure functions, unit-tested).
@@ -30,6 +31,7 @@ import secrets
 import selectors
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -309,12 +311,6 @@ class KindTarget(Target):
     def run_inside(self, checks: list[InsideCheck]) -> list[InsideResult]:
         return self._run_probe(checks, sorted(self.catalog.services), POLICY_SETTLE_S)
 
-    def client_reach(self, service: str, labelled: bool) -> InsideResult:
-        """Probe `service` from a pod in the namespace that carries its client label, or none."""
-        checks = self.inside_checks([service])
-        results = self._run_probe(checks, [service] if labelled else [], POLICY_SETTLE_S)
-        return results[0]
-
     def objects(self, kind: str) -> list[dict[str, Any]]:
         """Live objects of one kind in the namespace (`kubectl get KIND -o json`): the
         runtime security contracts read pod spec/status and Services from here."""
@@ -324,14 +320,35 @@ class KindTarget(Target):
         `labels` only (one pod instead of one per service: pods are the slow part)."""
         return self._run_probe(self.inside_checks(services), labels, POLICY_SETTLE_S)
 
+    def reach_each(self, services: list[str]) -> dict[str, InsideResult | TargetError]:
+        """Each service probed from its own pod that carries only that service's client
+        label. The pods run side by side: each waits POLICY_SETTLE_S for the CNI, so one
+        after another they cost that wait once per service. A pod that could not run is
+        its service's TargetError, so it fails that service's check alone."""
+        def one(service: str) -> InsideResult | TargetError:
+            try:
+                return self.reach([service], [service])[0]
+            except TargetError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+            return dict(zip(services, pool.map(one, services), strict=True))
+
     def reach_with_canary(self, services: list[str]) -> tuple[list[InsideResult], InsideResult]:
         """Probe `services` from a pod of the namespace with no client label, and a canary
         pod (one that no allow policy selects) from a pod of a scratch namespace that this
         run creates and deletes. Only the namespace's default-deny keeps the canary out of
         reach: the contract services are also shut by their own allow-lists, and every pod
         of the namespace has its egress narrowed to DNS by allow-dns-egress, so a probe
-        from inside, or of a contract service, would not notice a missing default-deny."""
-        results = self._run_probe(self.inside_checks(services), [], POLICY_SETTLE_S)
+        from inside, or of a contract service, would not notice a missing default-deny.
+        The unlabelled probe runs beside the canary's set-up: both are pod start-ups."""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            unlabelled = pool.submit(self._run_probe, self.inside_checks(services), [], POLICY_SETTLE_S)
+            canary = self._canary_reach()
+            return unlabelled.result(), canary
+
+    def _canary_reach(self) -> InsideResult:
+        """The canary of reach_with_canary, probed from a scratch namespace; both deleted after."""
         suffix = secrets.token_hex(3)
         pod, scratch = f"soma-canary-{suffix}", f"soma-canary-client-{suffix}"
         try:
@@ -355,7 +372,7 @@ class KindTarget(Target):
                         ["kubectl", "--context", self.context, "delete", "namespace", scratch, "--wait=false",
                          "--ignore-not-found"]):
                 subprocess.run(cmd, capture_output=True, timeout=30, check=False)
-        return results, canary
+        return canary
 
     def running_images(self) -> dict[str, list[str]]:
         """The local Docker Engine's image IDs of what every pod runs: kind nodes are

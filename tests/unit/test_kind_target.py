@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conformance import catalog
+from conformance.errors import TargetError
 from conformance.targets import kind
-from conformance.targets.base import TargetOptions
+from conformance.targets.base import InsideResult, TargetOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "infra" / "helm" / "soma-infra"
@@ -221,3 +223,27 @@ def test_running_images_maps_each_pod_image_to_the_node_cri_id(monkeypatch: pyte
     assert target.running_images() == {"sha256:abc": ["redis-0/redis"]}
     assert calls == [["docker", "exec", "soma-control-plane", "crictl", "inspecti", "-o", "json",
                       "soma-infra/redis:local"]]
+
+
+def test_reach_each_probes_every_service_from_its_own_labelled_pod_side_by_side(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One pod per service, labelled for that service only, all started before any ends;
+    a pod that cannot run fails its own service, not the others."""
+    target = kind.KindTarget(catalog.load(), TargetOptions())
+    services = ["kafka", "postgres", "redis"]
+    started = threading.Barrier(len(services), timeout=5)
+    calls: list[tuple[list[str], list[str]]] = []
+
+    def fake_reach(probed: list[str], labels: list[str]) -> list[InsideResult]:
+        calls.append((probed, labels))
+        started.wait()  # breaks (and fails the test) unless every pod runs at once
+        if probed == ["redis"]:
+            raise TargetError("inside probe pod: timed out")
+        return [InsideResult(probed[0], True, "connected")]
+
+    monkeypatch.setattr(target, "reach", fake_reach)
+    got = target.reach_each(services)
+    assert sorted(calls) == [([s], [s]) for s in services]
+    assert list(got) == services
+    assert isinstance(got["redis"], TargetError)
+    assert got["kafka"] == InsideResult("kafka", True, "connected")
