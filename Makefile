@@ -33,4 +33,6 @@ test-unit: deps ## the suite's own unit tests (no Docker needed)
 test-suite: deps up ## the contract suite against the real compose stack
 	@$(PYTEST) --pyargs conformance --target=compose -q --report-dir=$(REPORT_DIR)
 
-test: lint test-unit $(TEST_STEPS) test-suite mutation ## all set-up, then every check of the project (mutation last: longest)
+# Kind last: its cluster wants the 2 cores to itself once the compose checks are done, and
+# on a new machine its first build is the part that may not fit (it resumes from its caches)
+test: lint test-unit $(TEST_STEPS) test-suite mutation test-kind ## all set-up, then every check of the project, the live Kind run last

@@ -4,7 +4,7 @@
 
 # the release record lives in soma-infra (kind-cluster.sh lets Helm adopt the Namespace)
 KIND_PATH := PATH="$(SOMA_CACHE)/bin:$$PATH"
-test-kind: deps kind-up ## live Kind: full suite + report, helm test, chart faults on the running release; cluster deleted after (KEEP=1 keeps it)
+test-kind: deps kind-up ## live Kind: full suite + report, helm test, backup, day-2 rollout, chart faults; cluster deleted after (KEEP=1 keeps it)
 	@status=0; t0=$$SECONDS; \
 	$(KIND_PATH) $(PYTEST) --pyargs conformance --target=kind -q -p no:cacheprovider \
 	  --report-dir=$(REPORT_DIR)/kind || status=$$?; \
@@ -14,7 +14,7 @@ test-kind: deps kind-up ## live Kind: full suite + report, helm test, chart faul
 	    || { status=$$?; echo "test-kind: helm test failed: helm test soma-infra -n soma-infra --kube-context kind-soma --logs"; }; \
 	  echo "test-kind: helm test exit $$status ($$((SECONDS - t1))s)"; t1=$$SECONDS; fi; \
 	if [ $$status -eq 0 ]; then \
-	  $(KIND_PATH) $(PYTEST) tests/kind -q -p no:cacheprovider || status=$$?; \
-	  echo "test-kind: live chart faults exit $$status ($$((SECONDS - t1))s)"; fi; \
+	  $(KIND_PATH) $(PYTEST) tests/kind -q -p no:cacheprovider --durations=10 || status=$$?; \
+	  echo "test-kind: tests/kind (backup, day-2 bundle rollout, chart faults) exit $$status ($$((SECONDS - t1))s)"; fi; \
 	if [ -z "$(KEEP)" ]; then bash infra/scripts/kind-cluster.sh down; fi; \
 	exit $$status

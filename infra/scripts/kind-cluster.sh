@@ -5,6 +5,7 @@
 #         image -> the stack's images loaded into the node (kind skips those present)
 #         -> chart installed/upgraded with the dev overlay -> every pod Ready.
 #   down: delete the cluster.
+#   release CHART_DIR: helm upgrade of the release from that chart folder, every pod Ready.
 # kind runs with the project's own binaries ($SOMA_CACHE/bin) and, when this Docker
 # engine cannot run `docker run --privileged` (see infra/kind/docker-shim/docker), with
 # the shim first on PATH for kind only.
@@ -68,12 +69,19 @@ up() {
   log "loading ${#images[@]} images into the node (present ones are skipped)"
   kind_ load docker-image --name "$cluster" "${images[@]}" >/dev/null
   release_namespace
-  log "installing the chart (helm upgrade --install -n $namespace)"
-  helm upgrade --install "$release" "$chart" --kube-context "$context" --namespace "$namespace" \
+  install "$chart"
+  log "cluster $cluster up: every pod Ready in $((SECONDS - t0))s"
+}
+
+# The release from chart folder $1 (its files/ synced), with the dev + kind overlays, then
+# every pod Ready. `kind-cluster.sh release DIR` rolls out another copy of the chart (a
+# changed policy bundle in its files/: the day-2 check in tests/kind) with the same values.
+install() {
+  log "installing the chart $1 (helm upgrade --install -n $namespace)"
+  helm upgrade --install "$release" "$1" --kube-context "$context" --namespace "$namespace" \
     -f "$chart/values-dev.yaml" -f "$root/infra/kind/values-kind.yaml" \
     --wait --timeout "${timeout_s}s" >/dev/null
   wait_ready
-  log "cluster $cluster up: every pod Ready in $((SECONDS - t0))s"
 }
 
 # The release lives in soma-infra itself (so `helm test soma-infra -n soma-infra` finds it),
@@ -129,5 +137,7 @@ status() {
 
 case "${1:-}" in
   up) up ;; down) down ;; status) status ;; wait) wait_ready ;;
-  *) echo "usage: kind-cluster.sh up|down|status|wait" >&2; exit 2 ;;
+  release) [ -d "${2:-}" ] || { echo "kind-cluster.sh release CHART_DIR: no such folder: ${2:-}" >&2; exit 2; }
+           install "$2" ;;
+  *) echo "usage: kind-cluster.sh up|down|status|wait|release CHART_DIR" >&2; exit 2 ;;
 esac
