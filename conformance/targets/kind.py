@@ -45,6 +45,7 @@ from conformance.targets.base import (
     InsideResult,
     KubernetesAccess,
     Target,
+    Tracing,
     decode_results,
     encode_checks,
 )
@@ -59,6 +60,8 @@ FORWARD_READ_S = 0.5  # each look for kubectl's output waits this long at most
 HOST_LISTENER_PORT_NAME = "host"
 # every probe pod waits this long after it starts (probe_pod_overrides)
 POLICY_SETTLE_S = 10
+# the jaeger Service's query API port (templates/jaeger.yaml, port `query`)
+JAEGER_QUERY_PORT = 16686
 PODSECURITY_REJECTED = re.compile(r'violates PodSecurity "(?P<level>[a-z]+):(?P<version>[^"]+)": (?P<why>.+)')
 
 
@@ -75,6 +78,19 @@ def host_listeners(services: dict[str, Any]) -> dict[str, int]:
             if port.get("name") == HOST_LISTENER_PORT_NAME:
                 found[str(svc["metadata"]["name"])] = int(port["port"])
     return found
+
+
+def opa_otlp_endpoint(deployments: list[dict[str, Any]]) -> str:
+    """SOMA_OTLP_ENDPOINT of the opa Deployment's containers: what the chart hands OPA from
+    values tracing.otlpEndpoint ("" = tracing off, as in compose)."""
+    for dep in deployments:
+        if dep.get("metadata", {}).get("name") != "opa":
+            continue
+        for container in dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+            for env in container.get("env") or []:
+                if env.get("name") == "SOMA_OTLP_ENDPOINT":
+                    return str(env.get("value") or "")
+    return ""
 
 
 def port_forward_cmd(context: str, namespace: str, service: str, port: int,
@@ -258,10 +274,26 @@ class KindTarget(Target):
         return service in (self._services or set())
 
     def endpoint(self, service: str) -> Endpoint:
+        return self._forward(service, self.catalog.service(service).port)
+
+    def tracing(self) -> Tracing:
+        """SOMA_OTLP_ENDPOINT as the chart hands it to OPA (values tracing.otlpEndpoint); the
+        query API of the `jaeger` Service where tracing.jaeger.enabled deploys it."""
+        where = f"{self.context}/{self.namespace}"
+        otlp = opa_otlp_endpoint(self.objects("deployments"))
+        if not otlp:
+            return Tracing(reason=f"tracing is off: SOMA_OTLP_ENDPOINT is empty on the opa Deployment in {where} "
+                                  "(values tracing.otlpEndpoint)")
+        if not self.deployed("jaeger"):
+            return Tracing(otlp, None, f"traces go to {otlp}; {where} deploys no Jaeger (values "
+                                       "tracing.jaeger.enabled) whose query API could show them")
+        return Tracing(otlp, self._forward("jaeger", JAEGER_QUERY_PORT), "")
+
+    def _forward(self, service: str, port: int) -> Endpoint:
+        """A local port forwarded to `port` of Service `service` (one kubectl per service)."""
         if service not in self._forwards:
             if self._services is None:
                 self.setup()
-            port = self.catalog.service(service).port
             cmd = port_forward_cmd(self.context, self.namespace, service, port,
                                    self._host_listeners.get(service))
             proc = subprocess.Popen(cmd,

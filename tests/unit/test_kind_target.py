@@ -14,7 +14,7 @@ import yaml
 from conformance import catalog
 from conformance.errors import TargetError
 from conformance.targets import kind
-from conformance.targets.base import InsideResult, TargetOptions
+from conformance.targets.base import Endpoint, InsideResult, TargetOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "infra" / "helm" / "soma-infra"
@@ -247,3 +247,33 @@ def test_reach_each_probes_every_service_from_its_own_labelled_pod_side_by_side(
     assert list(got) == services
     assert isinstance(got["redis"], TargetError)
     assert got["kafka"] == InsideResult("kafka", True, "connected")
+
+
+def _opa_deployment(otlp: str) -> dict[str, object]:
+    env = [{"name": "SOMA_OTLP_ENDPOINT", "value": otlp}, {"name": "SOMA_OPA_TRACING_TYPE", "value": ""}]
+    return {"metadata": {"name": "opa"}, "spec": {"template": {"spec": {"containers": [{"name": "opa", "env": env}]}}}}
+
+
+def test_opa_otlp_endpoint_is_read_from_the_opa_deployment_env() -> None:
+    assert kind.opa_otlp_endpoint([{"metadata": {"name": "vault"}}, _opa_deployment("jaeger:4317")]) == "jaeger:4317"
+    assert kind.opa_otlp_endpoint([_opa_deployment("")]) == ""
+    assert kind.opa_otlp_endpoint([]) == ""
+
+
+def test_tracing_reports_off_no_jaeger_or_the_forwarded_query_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The skip of observability.tracing.decision_span names the release's setting, as on compose."""
+    target = kind.KindTarget(catalog.load(), TargetOptions(kube_context="kind-soma", namespace="soma-infra"))
+    deployments = [_opa_deployment("")]
+    services = {"opa", "vault"}
+    monkeypatch.setattr(target, "objects", lambda kind_: deployments if kind_ == "deployments" else [])
+    monkeypatch.setattr(target, "deployed", lambda svc: svc in services)
+    monkeypatch.setattr(target, "_forward", lambda svc, port: Endpoint(svc, "127.0.0.1", port + 1))
+    off = target.tracing()
+    assert (off.otlp_endpoint, off.jaeger_query) == ("", None)
+    assert off.reason.startswith("tracing is off") and "kind-soma/soma-infra" in off.reason
+    deployments[:] = [_opa_deployment("jaeger.soma-infra.svc.cluster.local:4317")]
+    alone = target.tracing()
+    assert alone.jaeger_query is None and "deploys no Jaeger" in alone.reason
+    services.add("jaeger")
+    on = target.tracing()
+    assert on.jaeger_query == Endpoint("jaeger", "127.0.0.1", kind.JAEGER_QUERY_PORT + 1) and not on.reason
