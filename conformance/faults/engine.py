@@ -17,14 +17,20 @@ from pathlib import Path
 import httpx
 import yaml
 
+from conformance.catalog import load as load_catalog
 from conformance.faults.model import FOLDER_REF, Fault, FaultDumper, OverrideList, edited_folder
 from conformance.faults.runner import SuiteRun, run_suite
+from conformance.observability import checks, dashboards
+from conformance.observability.promapi import Prometheus
 from conformance.opa_bundle import opa_build
+from conformance.probes.clients import ContractFailure
 from conformance.resources import REPO_ROOT
 from conformance.targets.compose import ComposeTarget
 from conformance.waiting import WaitTimeout, wait_until
 
 CMD_TIMEOUT_S = 240
+# a restored target is scraped within one interval (15 s); two scrapes plus a slow start
+RESTORE_SCRAPES_TIMEOUT_S = 90.0
 
 
 @dataclass
@@ -192,9 +198,35 @@ class FaultEngine:
         _compose(self.target, "up", "-d", "--no-deps", "--force-recreate", "--wait", *services)
         if "vault" in services:  # a recreated dev server forgot the identity issuer
             _compose(self.target, "up", "-d", "--no-deps", "--force-recreate", "--wait", "vault-bootstrap")
+        self.await_scrapes(fault)
         if fault.build:  # the derived image is the fault's own: nothing else runs it now
             subprocess.run(["docker", "image", "rm", str(fault.build["tag"])], capture_output=True,
                            timeout=CMD_TIMEOUT_S, check=False)
+
+    def await_scrapes(self, fault: Fault) -> None:
+        """After a restore, the next fault's contracts must not see this one's gap in the
+        scrapes (a stopped exporter's series are stale until Prometheus scrapes it again, and
+        a rate needs two samples in its window): wait (bounded) until every target is up and
+        each was scraped up at least twice within one rate window. At once when none went down."""
+        prom = Prometheus(self.target.endpoint("prometheus"))
+        interval = checks.interval_seconds(str(load_catalog().sizing["prometheus"]["scrape_interval"]))
+        window = dashboards.builtins(interval)["__rate_interval"]
+        queries = {"min(up)": 1.0, f"min(sum_over_time(up[{window}]))": 2.0}
+
+        def back() -> bool:
+            for expr, least in queries.items():
+                series = prom.query(expr)
+                if not series or float(series[0]["value"][1]) < least:
+                    return False
+            return True
+
+        try:
+            wait_until(back, timeout=RESTORE_SCRAPES_TIMEOUT_S, interval=1, retry_on=(ContractFailure,),
+                       what=f"fault {fault.name}: Prometheus scraping every target again")
+        except WaitTimeout:
+            down = [str(t.get("scrapeUrl")) for t in prom.active_targets() if t.get("health") != "up"]
+            raise RuntimeError(f"fault {fault.name}: restored, but Prometheus has not scraped every target twice "
+                               f"within {RESTORE_SCRAPES_TIMEOUT_S:.0f}s (down: {', '.join(down) or 'none'})") from None
 
     def suite_args(self, fault: Fault) -> list[str]:
         args = ["--target=compose", f"--project-name={self.target.project}"]
