@@ -61,13 +61,13 @@ def test_every_target_scraped_at_contract_interval(prometheus: Prometheus, soma_
 
 @pytest.mark.contract("observability.prometheus.rules")
 def test_alert_rules_loaded(prometheus: Prometheus, soma_catalog: Catalog, soma_target: Target,
-                            record_property: Record) -> None:
+                            soma_scrape_interval: str, record_property: Record) -> None:
     rules_dir = data_path(str(settings(soma_catalog)["rules_dir"]))
     expected = checks.repo_alert_names(rules_dir)
     if not expected:
         raise ContractFailure(f"no alerting rules found under {rules_dir}")
     jobs = {soma_catalog.service(s).metrics_job for s in soma_catalog.services if soma_target.judged(s)}
-    summary = checks.rules_loaded(prometheus, expected, jobs)
+    summary = checks.rules_loaded(prometheus, expected, jobs, checks.interval_seconds(soma_scrape_interval))
     report(record_property, "rules loaded/expected", summary)
 
 

@@ -327,6 +327,36 @@ def test_rules_failure_names_unloaded_rules_and_missing_metrics() -> None:
     assert "alert B is not loaded" in str(err.value) and 'alert A reads x{job="redis"}' in str(err.value)
 
 
+class YoungPrometheus(FakePrometheus):
+    """Started `age_s` ago; a selector's series appear from the `appear_at`-th query on."""
+
+    def __init__(self, age_s: float, appear_at: int) -> None:
+        super().__init__(rules=[{"rules": [{"name": "A", "health": "ok"}]}])
+        self.age_s, self.appear_at, self.queries = age_s, appear_at, 0
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        self.queries += 1
+        return [{"metric": {}, "value": [0, "1"]}] if self.queries >= self.appear_at else []
+
+    def uptime_s(self) -> float:
+        return self.age_s
+
+
+def test_rules_wait_for_series_on_a_young_stack_only() -> None:
+    """Kafka's controller series appear a scrape after its healthcheck passes: a stack
+    checked right after `up --wait` must not fail for that, a settled one fails at once."""
+    rule = {"A": 'kafka_controller_activecontrollercount{job="kafka"} != 1'}
+    young = YoungPrometheus(age_s=20, appear_at=3)
+    assert checks.rules_loaded(young, rule, {"kafka"}, scrape_interval_s=1).ok == 1
+    old = YoungPrometheus(age_s=3600, appear_at=3)
+    with pytest.raises(ContractFailure, match="which selects no series"):
+        checks.rules_loaded(old, rule, {"kafka"}, scrape_interval_s=1)
+    assert old.queries == 1
+    never = YoungPrometheus(age_s=20, appear_at=10**6)
+    with pytest.raises(ContractFailure, match="which selects no series"):
+        checks.rules_loaded(never, rule, {"kafka"}, scrape_interval_s=1)
+
+
 def test_empty_panel_fails_naming_dashboard_and_panel(tmp_path: Path) -> None:
     board = {
         "uid": "d",
