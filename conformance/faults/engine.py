@@ -31,6 +31,9 @@ from conformance.waiting import WaitTimeout, wait_until
 CMD_TIMEOUT_S = 240
 # a restored target is scraped within one interval (15 s); two scrapes plus a slow start
 RESTORE_SCRAPES_TIMEOUT_S = 90.0
+# contracts that judge Prometheus's series (targets, rules, alerts, dashboard panels): only
+# their faults need the scrapes back after an earlier fault stopped a scraped service
+SCRAPE_READERS = ("observability.prometheus.", "observability.dashboards.")
 
 
 @dataclass
@@ -198,16 +201,16 @@ class FaultEngine:
         _compose(self.target, "up", "-d", "--no-deps", "--force-recreate", "--wait", *services)
         if "vault" in services:  # a recreated dev server forgot the identity issuer
             _compose(self.target, "up", "-d", "--no-deps", "--force-recreate", "--wait", "vault-bootstrap")
-        self.await_scrapes(fault)
         if fault.build:  # the derived image is the fault's own: nothing else runs it now
             subprocess.run(["docker", "image", "rm", str(fault.build["tag"])], capture_output=True,
                            timeout=CMD_TIMEOUT_S, check=False)
 
     def await_scrapes(self, fault: Fault) -> None:
-        """After a restore, the next fault's contracts must not see this one's gap in the
-        scrapes (a stopped exporter's series are stale until Prometheus scrapes it again, and
-        a rate needs two samples in its window): wait (bounded) until every target is up and
-        each was scraped up at least twice within one rate window. At once when none went down."""
+        """Before a fault whose contracts read Prometheus's series, they must not see an
+        earlier fault's gap in the scrapes (a restored exporter's series are stale until
+        Prometheus scrapes it again, and a rate needs two samples in its window): wait
+        (bounded) until every target is up and each was scraped up at least twice within one
+        rate window. At once when none went down. Other faults do not wait for it."""
         prom = Prometheus(self.target.endpoint("prometheus"))
         interval = checks.interval_seconds(str(load_catalog().sizing["prometheus"]["scrape_interval"]))
         window = dashboards.builtins(interval)["__rate_interval"]
@@ -225,7 +228,7 @@ class FaultEngine:
                        what=f"fault {fault.name}: Prometheus scraping every target again")
         except WaitTimeout:
             down = [str(t.get("scrapeUrl")) for t in prom.active_targets() if t.get("health") != "up"]
-            raise RuntimeError(f"fault {fault.name}: restored, but Prometheus has not scraped every target twice "
+            raise RuntimeError(f"before fault {fault.name}: Prometheus has not scraped every target twice "
                                f"within {RESTORE_SCRAPES_TIMEOUT_S:.0f}s (down: {', '.join(down) or 'none'})") from None
 
     def suite_args(self, fault: Fault) -> list[str]:
@@ -238,6 +241,8 @@ class FaultEngine:
         t0 = time.monotonic()
         scratch = Path(tempfile.mkdtemp(prefix=f"fault-{fault.name}-", dir=self.work))
         scratch.chmod(0o755)
+        if any(cid.startswith(SCRAPE_READERS) for cid in fault.breaks):
+            self.await_scrapes(fault)
         try:
             env = self.apply(fault, scratch)
             result = run_suite(self.suite_args(fault), scratch, env=env)

@@ -1,5 +1,6 @@
-"""A restore waits until Prometheus scrapes every target again (a mutation run once judged
-a dashboards fault by the gap the previous fault, a stopped exporter, left in the series)."""
+"""A fault whose contracts read Prometheus's series first waits until Prometheus scrapes
+every target again (a mutation run once judged a dashboards fault by the gap the previous
+fault, a stopped exporter, left in the series); the others do not wait."""
 
 from __future__ import annotations
 
@@ -45,10 +46,11 @@ def _engine() -> FaultEngine:
     return FaultEngine(FakeTarget(), Path("/nonexistent"))  # type: ignore[arg-type]
 
 
-FAULT = Fault(name="alert-firing", description="", breaks=[], reason="", kind="stop", raw={})
+FAULT = Fault(name="alert-firing", description="", breaks=("observability.prometheus.alerts_quiet",), reason="",
+              kind="stop", raw={})
 
 
-def test_restore_waits_for_two_scrapes_of_every_target(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_waits_for_two_scrapes_of_every_target(monkeypatch: pytest.MonkeyPatch) -> None:
     prom = fake_prometheus([(0, 0), (1, 1), (1, 2)], [])
     monkeypatch.setattr(engine_mod, "Prometheus", prom)
     monkeypatch.setattr(engine_mod, "wait_until", lambda fn, **kw: _poll(fn, 10))
@@ -56,12 +58,12 @@ def test_restore_waits_for_two_scrapes_of_every_target(monkeypatch: pytest.Monke
     assert len(prom.polls) >= 4  # type: ignore[attr-defined]
 
 
-def test_restore_fails_naming_the_targets_still_down(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wait_fails_naming_the_targets_still_down(monkeypatch: pytest.MonkeyPatch) -> None:
     prom = fake_prometheus([(0, 0)], [{"scrapeUrl": "http://postgres-exporter:9187/metrics", "health": "down"},
                                       {"scrapeUrl": "http://redis-exporter:9121/metrics", "health": "up"}])
     monkeypatch.setattr(engine_mod, "Prometheus", prom)
     monkeypatch.setattr(engine_mod, "wait_until", lambda fn, **kw: _poll(fn, 3))
-    with pytest.raises(RuntimeError, match=r"alert-firing: restored.*down: http://postgres-exporter:9187/metrics\)"):
+    with pytest.raises(RuntimeError, match=r"before fault alert-firing: Prometheus.*down: http://postgres-exporter:9187/metrics\)"):
         _engine().await_scrapes(FAULT)
 
 
@@ -70,3 +72,31 @@ def _poll(fn: Any, tries: int) -> bool:
         if fn():
             return True
     raise engine_mod.WaitTimeout("never")
+
+
+@pytest.mark.parametrize(("breaks", "waits"), [
+    (("observability.prometheus.alerts_quiet",), True),
+    (("observability.dashboards.data",), True),
+    (("sizing.redis.eviction",), False),
+    (("observability.tracing.decision_span",), False),
+])
+def test_only_faults_reading_series_wait(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                         breaks: tuple[str, ...], waits: bool) -> None:
+    calls: list[str] = []
+
+    def step(name: str, result: object = None) -> Any:
+        def record(*args: object) -> object:
+            calls.append(name)
+            return result
+        return record
+
+    engine = FaultEngine(FakeTarget(), tmp_path)  # type: ignore[arg-type]
+    monkeypatch.setattr(engine, "await_scrapes", step("wait"))
+    monkeypatch.setattr(engine, "apply", step("apply", {}))
+    monkeypatch.setattr(engine, "restore", step("restore"))
+    monkeypatch.setattr(engine, "suite_args", lambda fault: [])
+    monkeypatch.setattr(engine_mod, "run_suite", lambda *a, **kw: None)
+    monkeypatch.setattr(engine_mod, "judge", lambda fault, run: engine_mod.Verdict(fault, killed=True))
+    fault = Fault(name="f", description="", breaks=breaks, reason="", kind="stop", raw={})
+    engine.run(fault)
+    assert calls == (["wait"] if waits else []) + ["apply", "restore"]
