@@ -60,8 +60,8 @@ FORWARD_READ_S = 0.5  # each look for kubectl's output waits this long at most
 HOST_LISTENER_PORT_NAME = "host"
 # every probe pod waits this long after it starts (probe_pod_overrides)
 POLICY_SETTLE_S = 10
-# the jaeger Service's query API port (templates/jaeger.yaml, port `query`)
-JAEGER_QUERY_PORT = 16686
+# the jaeger Service's port for its query API (templates/jaeger.yaml)
+JAEGER_QUERY_PORT_NAME = "query"
 PODSECURITY_REJECTED = re.compile(r'violates PodSecurity "(?P<level>[a-z]+):(?P<version>[^"]+)": (?P<why>.+)')
 
 
@@ -69,15 +69,13 @@ def kubectl(context: str, namespace: str, *args: str) -> list[str]:
     return ["kubectl", "--context", context, "--namespace", namespace, *args]
 
 
-def host_listeners(services: dict[str, Any]) -> dict[str, int]:
-    """service -> its host listener's port, from `kubectl get services -o json`: the port
-    named `host` that the chart adds when a listener is advertised as 127.0.0.1:<port>."""
-    found: dict[str, int] = {}
-    for svc in services.get("items", []):
-        for port in svc.get("spec", {}).get("ports") or []:
-            if port.get("name") == HOST_LISTENER_PORT_NAME:
-                found[str(svc["metadata"]["name"])] = int(port["port"])
-    return found
+def service_ports(services: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """service -> {port name: port}, from `kubectl get services -o json`: the chart names
+    every port, so the target reads a port by its name (Kafka's host listener `host`,
+    Jaeger's `query`) instead of keeping a copy of the chart's values."""
+    return {str(svc["metadata"]["name"]): {str(port["name"]): int(port["port"])
+                                          for port in svc.get("spec", {}).get("ports") or [] if port.get("name")}
+            for svc in services.get("items", [])}
 
 
 def opa_otlp_endpoint(deployments: list[dict[str, Any]]) -> str:
@@ -237,7 +235,7 @@ class KindTarget(Target):
         self.namespace = self.options.namespace
         self._forwards: dict[str, tuple[subprocess.Popen[str], int]] = {}
         self._services: set[str] | None = None
-        self._host_listeners: dict[str, int] = {}
+        self._ports: dict[str, dict[str, int]] = {}
 
     def kubernetes(self) -> KubernetesAccess:
         """This target is a namespace of a Kubernetes cluster: its API is the one contracts read."""
@@ -256,7 +254,7 @@ class KindTarget(Target):
     def setup(self) -> None:
         doc = json.loads(self._kubectl("get", "services", "-o", "json"))
         self._services = {item["metadata"]["name"] for item in doc.get("items", [])}
-        self._host_listeners = host_listeners(doc)
+        self._ports = service_ports(doc)
 
     def teardown(self) -> None:
         for proc, _ in self._forwards.values():
@@ -287,7 +285,11 @@ class KindTarget(Target):
         if not self.deployed("jaeger"):
             return Tracing(otlp, None, f"traces go to {otlp}; {where} deploys no Jaeger (values "
                                        "tracing.jaeger.enabled) whose query API could show them")
-        return Tracing(otlp, self._forward("jaeger", JAEGER_QUERY_PORT), "")
+        query = self._ports.get("jaeger", {}).get(JAEGER_QUERY_PORT_NAME)
+        if query is None:
+            raise TargetError(f"the jaeger Service in {where} names no port {JAEGER_QUERY_PORT_NAME!r} "
+                              "(templates/jaeger.yaml)")
+        return Tracing(otlp, self._forward("jaeger", query), "")
 
     def _forward(self, service: str, port: int) -> Endpoint:
         """A local port forwarded to `port` of Service `service` (one kubectl per service)."""
@@ -295,7 +297,7 @@ class KindTarget(Target):
             if self._services is None:
                 self.setup()
             cmd = port_forward_cmd(self.context, self.namespace, service, port,
-                                   self._host_listeners.get(service))
+                                   self._ports.get(service, {}).get(HOST_LISTENER_PORT_NAME))
             proc = subprocess.Popen(cmd,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             local = self._await_forward(proc, service)

@@ -35,7 +35,7 @@ def test_port_forward_kafka_on_its_advertised_host_port() -> None:
     assert "29092:29092" in cmd and ":9092" not in cmd
 
 
-def test_host_listener_port_read_from_the_live_services() -> None:
+def test_ports_read_by_name_from_the_live_services() -> None:
     """The chart's Kafka Service carries the host listener as port `host` (dev overlay);
     the target reads the port there instead of keeping a copy of values-dev.yaml."""
     services = {"items": [
@@ -44,8 +44,9 @@ def test_host_listener_port_read_from_the_live_services() -> None:
         {"metadata": {"name": "redis"}, "spec": {"ports": [{"name": "redis", "port": 6379}]}},
         {"metadata": {"name": "headless"}, "spec": {}},
     ]}
-    assert kind.host_listeners(services) == {"kafka": 29092}
-    assert kind.host_listeners({"items": []}) == {}
+    assert kind.service_ports(services) == {"kafka": {"kafka": 9092, "metrics": 9404, "host": 29092},
+                                            "redis": {"redis": 6379}, "headless": {}}
+    assert kind.service_ports({"items": []}) == {}
 
 
 def test_chart_names_the_kafka_host_listener_port_as_the_target_expects() -> None:
@@ -53,6 +54,8 @@ def test_chart_names_the_kafka_host_listener_port_as_the_target_expects() -> Non
     assert f"{{name: {kind.HOST_LISTENER_PORT_NAME}, port: {{{{ $v.hostListener.port }}}}" in template
     dev = yaml.safe_load((CHART / "values-dev.yaml").read_text(encoding="utf-8"))
     assert dev["kafka"]["hostListener"]["enabled"] is True
+    jaeger = (CHART / "templates" / "jaeger.yaml").read_text(encoding="utf-8")
+    assert f"- {{name: {kind.JAEGER_QUERY_PORT_NAME}, port: " in jaeger
 
 
 def test_parse_forward_line() -> None:
@@ -275,5 +278,8 @@ def test_tracing_reports_off_no_jaeger_or_the_forwarded_query_api(monkeypatch: p
     alone = target.tracing()
     assert alone.jaeger_query is None and "deploys no Jaeger" in alone.reason
     services.add("jaeger")
+    with pytest.raises(TargetError, match="jaeger Service in kind-soma/soma-infra names no port 'query'"):
+        target.tracing()
+    target._ports = {"jaeger": {"otlp-grpc": 4317, kind.JAEGER_QUERY_PORT_NAME: 16686}}
     on = target.tracing()
-    assert on.jaeger_query == Endpoint("jaeger", "127.0.0.1", kind.JAEGER_QUERY_PORT + 1) and not on.reason
+    assert on.jaeger_query == Endpoint("jaeger", "127.0.0.1", 16687) and not on.reason
