@@ -27,8 +27,9 @@ lint: deps ## ruff, mypy --strict and shellcheck
 	@$(PYTHON) -m mypy
 	@PYTHON=$(PYTHON) bash infra/scripts/shellcheck.sh
 
+# one worker per core: most of their time is waiting on subprocesses and bounded timeouts
 test-unit: deps ## the suite's own unit tests (no Docker needed)
-	@$(PYTEST) tests/unit -q
+	@$(PYTEST) tests/unit -q -n auto
 
 test-suite: deps up ## the contract suite against the real compose stack
 	@$(PYTEST) --pyargs conformance --target=compose -q --report-dir=$(REPORT_DIR)

@@ -87,7 +87,8 @@ def test_suite_fails_cleanly_against_hostile_endpoints(hostile: Hostile, tmp_pat
     }
     endpoints = tmp_path / "hostile.yaml"
     endpoints.write_text(yaml.safe_dump({"name": "hostile", "services": services}))
-    run = run_suite(["--target=external", f"--endpoints={endpoints}", "-m", "readiness or sizing"],
+    # 4 workers: the run is the contracts waiting out their bounded timeouts (51 s one after another)
+    run = run_suite(["--target=external", f"--endpoints={endpoints}", "-m", "readiness or sizing", "-n", "4"],
                     tmp_path, timeout=300)
     assert run.outcomes, run.stdout[-2000:] + run.stderr[-2000:]
     assert "Traceback" not in run.stderr
