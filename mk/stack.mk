@@ -4,7 +4,7 @@ TEST_STEPS += test-stack
 
 test-stack: deps docker env bundle ## stack from a clean state: healthy, data survives a restart
 	@$(STEP) "build images" bash infra/scripts/build-images.sh
-	@$(PYTEST) tests/stack -q
+	@$(PYTEST) tests/stack -q --durations=10
 
 repeat-testcontainers: deps docker env bundle ## the testcontainers stack test RUNS times (10), the last BESIDE (3) with a second stack
 	@$(STEP) "build images" bash infra/scripts/build-images.sh
