@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from conformance.catalog import Catalog
+from conformance.errors import TargetError
 from conformance.observability import checks, grafana, tracing
 from conformance.observability.promapi import Prometheus
 from conformance.probes.clients import ContractFailure
@@ -121,7 +122,10 @@ def test_policy_decision_traced_to_jaeger(soma_target: Target, soma_endpoint: Ge
                                           record_property: Record) -> None:
     """With tracing on, a decision the suite makes (under a trace id of its own) shows up as
     an OPA span in the target's Jaeger; with tracing off this says so and skips."""
-    setting = soma_target.tracing()
+    try:
+        setting = soma_target.tracing()
+    except TargetError as exc:  # e.g. no port `query` on the jaeger Service, a failed port-forward
+        raise ContractFailure(str(exc)) from None
     if not setting.otlp_endpoint or setting.jaeger_query is None:
         pytest.skip(setting.reason)
     opa = soma_endpoint("opa")
