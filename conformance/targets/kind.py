@@ -31,9 +31,12 @@ import secrets
 import selectors
 import subprocess
 import tempfile
+import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from conformance.errors import TargetError
 from conformance.probes import inside as inside_probe
@@ -55,6 +58,7 @@ FORWARD_RE = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
 CREDENTIALS_SECRET = "soma-infra-dev-credentials"
 PORT_FORWARD_TIMEOUT_S = 15.0
 FORWARD_READ_S = 0.5  # each look for kubectl's output waits this long at most
+FORWARD_SAID_LINES = 5  # kubectl's last lines other than "Handling connection", per forward
 # the Service port the chart names for a listener advertised as 127.0.0.1:<port>
 # (templates/kafka.yaml, values kafka.hostListener); forwarded as <port>:<port>
 HOST_LISTENER_PORT_NAME = "host"
@@ -97,6 +101,17 @@ def port_forward_cmd(context: str, namespace: str, service: str, port: int,
     host listener (Kafka), that listener's port on the same local port."""
     spec = f"{host_listener}:{host_listener}" if host_listener else f":{port}"
     return kubectl(context, namespace, "port-forward", f"svc/{service}", spec, "--address", "127.0.0.1")
+
+
+def drain(out: IO[str], said: deque[str]) -> None:
+    """Read kubectl's output to its end, keeping its last other lines in `said` (errors such
+    as "error creating forwarding stream ... Timeout occurred"). kubectl port-forward writes
+    "Handling connection for PORT" for every connection it accepts, before it serves it:
+    with nobody reading, the pipe fills after about 2,000 connections and each later one
+    hangs until the client's read timeout."""
+    for line in out:
+        if not line.startswith("Handling connection for "):
+            said.append(line.strip())
 
 
 def parse_forward_line(line: str) -> int | None:
@@ -226,6 +241,16 @@ def decode_secret(doc: dict[str, Any]) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in doc.get("data", {}).items()}
 
 
+@dataclass
+class Forward:
+    """One `kubectl port-forward` and the thread that keeps reading its output."""
+
+    proc: subprocess.Popen[str]
+    port: int
+    said: deque[str]
+    reader: threading.Thread
+
+
 class KindTarget(Target):
     name = "kind"
 
@@ -233,7 +258,7 @@ class KindTarget(Target):
         super().__init__(*args, **kwargs)
         self.context = self.options.kube_context
         self.namespace = self.options.namespace
-        self._forwards: dict[str, tuple[subprocess.Popen[str], int]] = {}
+        self._forwards: dict[str, Forward] = {}
         self._services: set[str] | None = None
         self._ports: dict[str, dict[str, int]] = {}
 
@@ -257,13 +282,16 @@ class KindTarget(Target):
         self._ports = service_ports(doc)
 
     def teardown(self) -> None:
-        for proc, _ in self._forwards.values():
-            proc.terminate()
-        for proc, _ in self._forwards.values():
+        for fwd in self._forwards.values():
+            fwd.proc.terminate()
+        for service, fwd in sorted(self._forwards.items()):
             try:
-                proc.wait(timeout=5)
+                fwd.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                fwd.proc.kill()
+            fwd.reader.join(timeout=1)
+            for line in fwd.said:  # evidence for a call through it that timed out
+                print(f"soma-conformance: kubectl port-forward of {service}: {line}")
         self._forwards.clear()
 
     def deployed(self, service: str) -> bool:
@@ -301,8 +329,13 @@ class KindTarget(Target):
             proc = subprocess.Popen(cmd,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             local = self._await_forward(proc, service)
-            self._forwards[service] = (proc, local)
-        return Endpoint(service, "127.0.0.1", self._forwards[service][1])
+            assert proc.stdout is not None
+            said: deque[str] = deque(maxlen=FORWARD_SAID_LINES)
+            reader = threading.Thread(target=drain, args=(proc.stdout, said), name=f"port-forward {service}",
+                                      daemon=True)
+            reader.start()
+            self._forwards[service] = Forward(proc, local, said, reader)
+        return Endpoint(service, "127.0.0.1", self._forwards[service].port)
 
     def _await_forward(self, proc: subprocess.Popen[str], service: str) -> int:
         """The local port of kubectl's 'Forwarding from' line (select waits for output, so

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 from pathlib import Path
 
@@ -283,3 +284,23 @@ def test_tracing_reports_off_no_jaeger_or_the_forwarded_query_api(monkeypatch: p
     target._ports = {"jaeger": {"otlp-grpc": 4317, kind.JAEGER_QUERY_PORT_NAME: 16686}}
     on = target.tracing()
     assert on.jaeger_query == Endpoint("jaeger", "127.0.0.1", 16687) and not on.reason
+
+
+def test_forward_keeps_reading_kubectl_output_so_later_connections_are_served(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """kubectl port-forward writes a line per connection before serving it. A stand-in that
+    writes 5,000 such lines (about 150 KB, more than a pipe holds) after its 'Forwarding from'
+    line ends on its own only when the target keeps reading; unread, it blocks on the pipe
+    as kubectl does (on a live cluster connection 2,177 hung). Its other lines are printed
+    at teardown."""
+    script = ("import sys\nprint('Forwarding from 127.0.0.1:41234 -> 8181', flush=True)\n"
+              "for _ in range(5000):\n    print('Handling connection for 41234', flush=True)\n"
+              "print('E1203 portforward.go:404] error creating forwarding stream: Timeout occurred')\n")
+    monkeypatch.setattr(kind, "port_forward_cmd", lambda *a: [sys.executable, "-c", script])
+    target = kind.KindTarget(catalog.load(), TargetOptions())
+    target._services = {"opa"}
+    assert target._forward("opa", 8181) == Endpoint("opa", "127.0.0.1", 41234)
+    assert target._forwards["opa"].proc.wait(timeout=20) == 0
+    target.teardown()
+    assert ("kubectl port-forward of opa: E1203 portforward.go:404] error creating forwarding stream: "
+            "Timeout occurred") in capsys.readouterr().out
