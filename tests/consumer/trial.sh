@@ -22,7 +22,9 @@ fail() { keep=1; printf 'trial: FAIL: %s\n' "$*" >&2; printf 'trial: evidence ke
 
 project=${TRIAL_PROJECT:-}
 own_stack=""
+up_pid=""
 cleanup() {
+  if [ -n "$up_pid" ]; then kill "$up_pid" 2>/dev/null || true; wait "$up_pid" 2>/dev/null || true; fi
   if [ -n "$own_stack" ]; then
     timeout 300 docker compose --env-file "$root/infra/env/.env.shared.example" --env-file "$work/ports.env" \
       -f "$root/infra/docker/shared-infra.compose.yaml" down -v --remove-orphans >/dev/null 2>&1 || true
@@ -30,6 +32,28 @@ cleanup() {
   [ -n "$keep" ] || rm -rf "$work"
 }
 trap cleanup EXIT
+
+# --- the stack, started first: it comes up, and its Prometheus scrapes, while the wheel
+# builds and installs ------------------------------------------------------------------
+if [ -z "$project" ]; then
+  project="consumer-trial-$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  # free host ports for every service of the catalog (the operator's side: the repo's copy)
+  PYTHONPATH="$root" python3 - "$project" >"$work/ports.env" <<'PY'
+import socket, sys
+from conformance.catalog import load
+print(f"COMPOSE_PROJECT_NAME={sys.argv[1]}")
+for name in load().services:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        print(f"{name.upper()}_HOST_PORT={s.getsockname()[1]}")
+PY
+  own_stack=1
+  step "bringing up an isolated stack $project in the background (repo compose file; the consumer side never sees it)"
+  (timeout 600 docker compose --env-file "$root/infra/env/.env.shared.example" --env-file "$work/ports.env" \
+     -f "$root/infra/docker/shared-infra.compose.yaml" up -d --wait >"$work/up.txt" 2>&1 &&
+     echo "$SECONDS" >"$work/up.done") &
+  up_pid=$!
+fi
 
 # --- the wheel, a fresh venv -----------------------------------------------------------
 step "building the wheel"
@@ -82,27 +106,18 @@ expect_usage_error "endpoints file with an unknown key" "did you mean 'credentia
   timeout 120 "$venv/python" -m pytest -q -p no:cacheprovider --pyargs conformance --target=external \
   --endpoints="$work/bad.yaml"
 
-# --- the stack -------------------------------------------------------------------------
-if [ -z "$project" ]; then
-  project="consumer-trial-$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  "$venv/python" - "$project" >"$work/ports.env" <<'PY'
-import socket, sys
-from conformance.catalog import load
-print(f"COMPOSE_PROJECT_NAME={sys.argv[1]}")
-for name in load().services:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        print(f"{name.upper()}_HOST_PORT={s.getsockname()[1]}")
-PY
-  own_stack=1
-  step "bringing up an isolated stack $project (repo compose file; the consumer side never sees it)"
-  timeout 600 docker compose --env-file "$root/infra/env/.env.shared.example" --env-file "$work/ports.env" \
-    -f "$root/infra/docker/shared-infra.compose.yaml" up -d --wait >"$work/up.txt" 2>&1 ||
-    fail "stack up: $(tail -5 "$work/up.txt")"
-  step "stack $project is up"
+# --- the stack is up and settled --------------------------------------------------------
+if [ -n "$up_pid" ]; then
+  rc=0
+  wait "$up_pid" || rc=$?
+  up_pid=""
+  [ "$rc" = 0 ] || fail "stack up: exit $rc: $(tail -5 "$work/up.txt")"
   # a Prometheus started seconds ago has not scraped every job twice: alert rules would
-  # read selectors with no series yet (the observability contracts judge a settled stack)
-  sleep 45
+  # read selectors with no series yet (the observability contracts judge a settled stack).
+  # 45 s from the moment the stack was up; the wheel and the venv took part of it.
+  settle=$((45 - (SECONDS - $(cat "$work/up.done"))))
+  step "stack $project is up; settling ${settle}s more"
+  [ "$settle" -le 0 ] || sleep "$settle"
 fi
 
 expect_usage_error "missing probe image" "probe image 'consumer-absent/probe:none' is not present" \
