@@ -6,6 +6,7 @@ names the endpoint and the cause.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,8 @@ class DecisionClient:
         self.allow_path = str(catalog.policy["decision_path"])
         self.debug_path = str(catalog.policy["debug_path"])
         self._http = httpx.Client(base_url=ep.url(), timeout=TIMEOUT, verify=tls.verify(ep.url()))
+        self._lock = threading.Lock()
+        self.asked_again = 0  # decisions that timed out once and were asked again
 
     def close(self) -> None:
         self._http.close()
@@ -37,12 +40,23 @@ class DecisionClient:
     def query(self, path: str, body: dict[str, Any]) -> Any:
         """POST body to path; the `result` (None when undefined)."""
         with clients.failing_as(self.ep, f"POST {path}"):
-            resp = self._http.post(path, json=body)
+            resp = self._post(path, body)
         payload = clients.json_of(self.ep, resp, f"POST {path}")
         if resp.status_code != 200 or not isinstance(payload, dict):
             raise ContractFailure(f"{self.ep}: POST {path} answered HTTP {resp.status_code}: "
                                   f"{str(payload)[:160]}")
         return payload.get("result")
+
+    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """A decision is a pure read, so one that times out is asked once more and counted:
+        one slow answer in thousands (a kubectl port-forward stream, a CPU-throttled OPA)
+        says nothing about the verdicts a property checks. A second timeout fails."""
+        try:
+            return self._http.post(path, json=body)
+        except httpx.ReadTimeout:
+            with self._lock:
+                self.asked_again += 1
+            return self._http.post(path, json=body)
 
     def get(self, path: str) -> Any:
         with clients.failing_as(self.ep, f"GET {path}"):

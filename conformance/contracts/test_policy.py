@@ -210,8 +210,9 @@ def allowed_inputs(draw: st.DrawFn, tokens: dict[Identity, str]) -> dict[str, An
                        resource=draw(st.text(min_size=1, max_size=40)))
 
 
-def _run(check: Callable[[Any], None], strategy: st.SearchStrategy[Any]) -> int:
-    """Run a property for EXAMPLES inputs; returns how many inputs were checked.
+def _run(opa: DecisionClient, check: Callable[[Any], None], strategy: st.SearchStrategy[Any]) -> str:
+    """Run a property for EXAMPLES inputs; says how many inputs were checked, and how many
+    decisions had to be asked again after a read timeout (DecisionClient).
 
     Hypothesis draws the inputs (no shrinking, see PROPS); the decisions are then asked
     CLIENTS at a time over the client's keep-alive pool, so the property costs OPA's time,
@@ -224,6 +225,7 @@ def _run(check: Callable[[Any], None], strategy: st.SearchStrategy[Any]) -> int:
         examples.append(example)
 
     prop()
+    asked_again = opa.asked_again
     if len(examples) < EXAMPLES:
         raise ContractFailure(f"property ran only {len(examples)} of {EXAMPLES} examples")
     pool = ThreadPoolExecutor(max_workers=CLIENTS)
@@ -232,7 +234,8 @@ def _run(check: Callable[[Any], None], strategy: st.SearchStrategy[Any]) -> int:
             pass
     finally:  # on a failure, the examples not yet asked are dropped: a fault fails fast
         pool.shutdown(wait=True, cancel_futures=True)
-    return len(examples)
+    again = opa.asked_again - asked_again
+    return f"{len(examples)} examples" + (f"; {again} asked again after a read timeout" if again else "")
 
 
 def _denied_with(opa: DecisionClient, inp: Any, want: str, what: str) -> None:
@@ -276,10 +279,10 @@ def malformed_inputs(draw: st.DrawFn, tokens: dict[Identity, str]) -> Any:
 @pytest.mark.timeout(PROPERTY_TIMEOUT_S)
 def test_malformed_input_is_denied(opa: DecisionClient, tokens: dict[Identity, str],
                                    record_property: Callable[[str, object], None]) -> None:
-    n = _run(lambda inp: _denied_with(opa, inp, "malformed_input:",
-                                      "input missing or mistyping a required field"),
+    n = _run(opa, lambda inp: _denied_with(opa, inp, "malformed_input:",
+                                           "input missing or mistyping a required field"),
              malformed_inputs(tokens))
-    _measure(record_property, f"policy property malformed input denied: {n} examples")
+    _measure(record_property, f"policy property malformed input denied: {n}")
 
 
 @st.composite
@@ -303,8 +306,8 @@ def test_tenant_mismatch_is_denied(opa: DecisionClient, tokens: dict[Identity, s
         want = f'tenant_mismatch: token tenant "{token_tenant}" may not access tenant "{tenant}"'
         _denied_with(opa, inp, want, f"token of {token_tenant} on tenant {tenant}")
 
-    n = _run(check, mismatched_tenants(tokens))
-    _measure(record_property, f"tenancy property tenant mismatch denied: {n} examples")
+    n = _run(opa, check, mismatched_tenants(tokens))
+    _measure(record_property, f"tenancy property tenant mismatch denied: {n}")
 
 
 @st.composite
@@ -332,8 +335,8 @@ def test_call_outside_allowlist_is_denied(opa: DecisionClient, tokens: dict[Iden
         inp, want = example
         _denied_with(opa, inp, want, "a call outside the allowlist")
 
-    n = _run(check, unlisted_calls(tokens))
-    _measure(record_property, f"policy property call outside allowlist denied: {n} examples")
+    n = _run(opa, check, unlisted_calls(tokens))
+    _measure(record_property, f"policy property call outside allowlist denied: {n}")
 
 
 @st.composite
@@ -352,10 +355,10 @@ def over_budget(draw: st.DrawFn, tokens: dict[Identity, str]) -> dict[str, Any]:
 @pytest.mark.timeout(PROPERTY_TIMEOUT_S)
 def test_usage_over_budget_is_denied(opa: DecisionClient, tokens: dict[Identity, str],
                                      record_property: Callable[[str, object], None]) -> None:
-    n = _run(lambda inp: _denied_with(opa, inp, "budget_exceeded:",
-                                      "usage over the tenant budget"),
+    n = _run(opa, lambda inp: _denied_with(opa, inp, "budget_exceeded:",
+                                           "usage over the tenant budget"),
              over_budget(tokens))
-    _measure(record_property, f"policy property usage over budget denied: {n} examples")
+    _measure(record_property, f"policy property usage over budget denied: {n}")
 
 
 @pytest.mark.contract("policy.decision_stable")
@@ -383,6 +386,6 @@ def test_allowed_decision_ignores_irrelevant_context(
                                   f"from {baseline[key]!r:.200} to {got!r:.200}")
 
     bases = _allowed_bases(tokens)
-    n = _run(check, st.tuples(st.sampled_from(bases), extras))
+    n = _run(opa, check, st.tuples(st.sampled_from(bases), extras))
     _measure(record_property, f"policy property allowed decision stable under irrelevant context: "
-                              f"{n} examples ({len(baseline)} distinct allowed inputs)")
+                              f"{n} ({len(baseline)} distinct allowed inputs)")

@@ -1,0 +1,88 @@
+"""DecisionClient against loopback servers: a decision that times out once is asked again
+and counted; one that times out twice fails in one line naming the endpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from conformance import catalog, policy_probe
+from conformance.policy_probe import DecisionClient
+from conformance.probes.clients import ContractFailure
+from conformance.targets.base import Endpoint
+
+READ_TIMEOUT_S = 0.3
+
+
+def serve(slow_answers: int) -> tuple[ThreadingHTTPServer, list[float]]:
+    """An OPA stand-in whose first `slow_answers` answers come after the read timeout."""
+    asked: list[float] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            asked.append(time.monotonic())
+            if len(asked) <= slow_answers:
+                time.sleep(READ_TIMEOUT_S * 3)
+            body = json.dumps({"result": True}).encode()
+            try:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                pass  # the client gave up on this one
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, asked
+
+
+@pytest.fixture(autouse=True)
+def short_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(policy_probe, "TIMEOUT", httpx.Timeout(READ_TIMEOUT_S, connect=1.0))
+
+
+@contextlib.contextmanager
+def client_for(server: ThreadingHTTPServer) -> Iterator[DecisionClient]:
+    client = DecisionClient(Endpoint("opa", "127.0.0.1", server.server_address[1]), catalog.load())
+    try:
+        yield client
+    finally:
+        client.close()
+        server.shutdown()
+
+
+def test_one_read_timeout_is_asked_again_and_counted() -> None:
+    server, asked = serve(slow_answers=1)
+    with client_for(server) as client:
+        assert client.allow({"input": {}}) is True
+        assert client.asked_again == 1 and len(asked) == 2
+
+
+def test_two_read_timeouts_fail_naming_the_endpoint() -> None:
+    server, asked = serve(slow_answers=2)
+    with client_for(server) as client:
+        with pytest.raises(ContractFailure, match=r"opa at 127\.0\.0\.1:\d+: POST /v1/data/soma/allow: ReadTimeout"):
+            client.allow({"input": {}})
+        assert len(asked) == 2
+
+
+def test_a_refused_connection_is_not_asked_again() -> None:
+    server, asked = serve(slow_answers=0)
+    with client_for(server) as client:
+        server.shutdown()
+        server.server_close()  # nothing listens any more: fails at once, no second try
+        with pytest.raises(ContractFailure, match=r"opa at 127\.0\.0\.1:\d+: POST /v1/data/soma/allow"):
+            client.allow({"input": {}})
+        assert client.asked_again == 0 and not asked
