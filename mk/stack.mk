@@ -4,7 +4,7 @@
 .PHONY: test-stack repeat-testcontainers
 TEST_STEPS += test-stack
 
-test-stack: deps docker env bundle ## stack from a clean state: healthy, data survives a restart
+test-stack: deps docker env bundle $(PROM_FAST) ## stack from a clean state: healthy, data survives a restart
 	@$(STEP) "build images" bash infra/scripts/build-images.sh
 	@$(PYTEST) tests/stack -q --durations=10
 

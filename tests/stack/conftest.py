@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +16,23 @@ from conformance.errors import TargetError
 from conformance.targets.base import TargetOptions
 from conformance.targets.testcontainers import TestcontainersTarget
 from conformance.waiting import WaitTimeout, wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+# the 5 s on-demand variant (make prometheus-5s renders its config from the one source)
+FAST_OVERRIDE = REPO / "infra/docker/prometheus-5s.override.yaml"
+FAST_CONFIG = REPO / "build/prometheus/prometheus.yml"
+
+
+def scrape_every_5s(target: TestcontainersTarget) -> list[str]:
+    """Recreate the stack's Prometheus with the 5 s on-demand config, for a test whose subject
+    is not the scrape interval: a fresh stack's contracts wait for scrapes (rule selectors up
+    to three intervals, dashboards a rate window), and 5 s makes those waits a third. Returns
+    the suite option that tells the contracts which interval to judge."""
+    assert FAST_CONFIG.is_file(), f"{FAST_CONFIG} missing: `make prometheus-5s` renders it"
+    proc = subprocess.run([*target.compose_cmd(), "-f", str(FAST_OVERRIDE), "up", "-d", "--wait", "--no-deps",
+                           "prometheus"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, f"prometheus at 5 s: {proc.stderr.strip()[-500:]}"
+    return ["--scrape-interval=5s"]
 
 
 def up_wait(target: TestcontainersTarget, service: str, deadline: float) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from conformance import catalog
 from conformance.probes.clients import PROBE_DEADLINE_S
 from conformance.targets.testcontainers import TestcontainersTarget
-from tests.stack.conftest import restore
+from tests.stack.conftest import restore, scrape_every_5s
 from tests.suite_runner import run_suite
 
 STOPPED = "redis"
@@ -17,11 +17,13 @@ STOPPED = "redis"
 
 def test_stopped_service_fails_only_its_own_contracts(fresh_stack: TestcontainersTarget, tmp_path: Path) -> None:
     compose = fresh_stack.compose_cmd()
+    fast = scrape_every_5s(fresh_stack)
     subprocess.run([*compose, "stop", STOPPED], check=True, capture_output=True, timeout=120)
     try:
         # every contract runs (disruptive ones too); the property examples, whose count says
         # nothing about which service a failure names, are quick mode's 1/20 (saves minutes)
-        args = ["--target=compose", f"--project-name={fresh_stack.project}", "--mode=quick", "--allow-disruptive"]
+        args = ["--target=compose", f"--project-name={fresh_stack.project}", "--mode=quick", "--allow-disruptive",
+                *fast]
         args += [f"--env-file={f}" for f in fresh_stack.env_files]
         run = run_suite(args, tmp_path)
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from conformance.targets.testcontainers import TestcontainersTarget
 from conformance.waiting import WaitTimeout, wait_until
-from tests.stack.conftest import restore
+from tests.stack.conftest import restore, scrape_every_5s
 
 PAUSED = "kafka"
 
@@ -31,7 +31,7 @@ def test_service_paused_mid_run(fresh_stack: TestcontainersTarget, tmp_path: Pat
     reports = tmp_path / "reports"
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-p", "no:cacheprovider", "-q",
            "--target=compose", f"--project-name={fresh_stack.project}", "--report-dir", str(reports),
-           "-m", "not identity and not policy and not tenancy"]
+           "-m", "not identity and not policy and not tenancy", *scrape_every_5s(fresh_stack)]
     cmd += [f"--env-file={f}" for f in fresh_stack.env_files]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
