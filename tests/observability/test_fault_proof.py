@@ -167,7 +167,10 @@ def test_5s_on_demand_is_live_and_the_interval_contract_sees_it(stack: Stack) ->
     assert "global scrape_interval is 5s, asked for 15s" in out, out
 
 
-def test_exporter_stopped_fails_targets_then_alerts_naming_the_job(stack: Stack) -> None:
+def test_exporter_stopped_fails_targets_naming_the_job(stack: Stack) -> None:
+    """Kept stopped, the exporter also makes SomaTargetDown fire after its `for: 1m`: that
+    half is the mutation harness's fault alert-firing (the same stop, `make mutation`), so
+    it is not waited for twice in CI."""
     spec = fault("exporter-stopped")
     job = spec["settle"]["prometheus_target"]["job"]
     stack.compose("stop", *spec["services"])
@@ -185,21 +188,6 @@ def test_exporter_stopped_fails_targets_then_alerts_naming_the_job(stack: Stack)
             and "postgres-exporter.soma-infra.svc.cluster.local:9187/metrics is down: " in out
         ), out
         assert "targets up 6/7" in out, out
-        # kept stopped: SomaTargetDown fires and the alerts-quiet contract must name it
-        alert = fault("alert-firing")
-        want = alert["settle"]["prometheus_alert"]
-        stack.wait_for(
-            f"{want['alertname']} firing for job {want['job']}",
-            lambda: any(
-                a["labels"].get("alertname") == want["alertname"]
-                and a["labels"].get("job") == want["job"]
-                and a["state"] == want["state"]
-                for a in stack.api("alerts")["alerts"]
-            ),
-            alert["settle"]["timeout_s"],
-        )
-        code, out = stack.run_contract("no_alert_firing")
-        assert code != 0 and alert["reason"] in out and "alerting rules firing" in out, out
     finally:
         stack.compose("start", *spec["services"])
         stack.wait_for(
