@@ -2,7 +2,7 @@
 .PHONY: mutation stability
 # xdist workers, each with an isolated stack of its own: much of a fault's time is waiting
 # (alerts' `for:`, settles, restores), which a second stack overlaps
-MUTATION_WORKERS ?= 3
+MUTATION_WORKERS ?= 2
 
 mutation: deps docker env bundle helm-tools helm-files ## apply every seeded fault to an isolated stack; print the kill rate
 	@$(STEP) "build images" bash infra/scripts/build-images.sh
