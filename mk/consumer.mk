@@ -4,7 +4,7 @@
 # Brings up its own isolated stack (consumer-trial-*, free ports) unless TRIAL_PROJECT names
 # a running one. Measured: see the last line it prints ("consumer trial passed in Ns").
 .PHONY: test-consumer
-TEST_STEPS += test-consumer
+TEST_STACKS += test-consumer
 
 test-consumer: deps docker env bundle ## consumer trial: wheel in a fresh venv against an isolated stack (prints its time)
 	@$(STEP) "build images" bash infra/scripts/build-images.sh

@@ -4,7 +4,7 @@
 # infra/mk/helm.mk; the test-only tools come from the project's scripts, cached in
 # $(SOMA_CACHE)/bin: the OCI registry (go-tools.sh), kube-apiserver (kube-tools.sh).
 .PHONY: kube-tools registry-tool test-helm
-TEST_STEPS += test-helm
+TEST_OFFLINE += test-helm
 
 registry-tool: ## build the CNCF distribution OCI registry (for the publish test) into the cache
 	@$(STEP) "Go tools: registry" bash infra/scripts/go-tools.sh registry

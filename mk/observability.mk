@@ -3,7 +3,7 @@
 # seeded-fault proof of the observability contracts on a throwaway compose project. The
 # variant and its targets (prometheus-5s, prometheus-15s) are in infra/mk/prometheus.mk.
 .PHONY: test-observability test-tracing
-TEST_STEPS += test-observability
+TEST_STACKS += test-observability
 
 PROMETHEUS_IMAGE ?= soma-infra/prometheus:local
 PROM_RULE_TESTS  := $(notdir $(wildcard infra/config/prometheus/tests/*.test.yml))
@@ -20,7 +20,7 @@ test-observability: deps images env bundle $(PROM_FAST) ## promtool check config
 
 # Tracing proven live (issue 15): OPA + Jaeger (profile `tracing`) on a project of its own;
 # the contract passes, fails under the seeded fault otlp-wrong-endpoint, skips when off.
-# Passed here (3 tests, 104 s). Not in TEST_STEPS yet: the Jaeger image needs `go-tools.sh
+# Passed here (3 tests, 104 s). Not in TEST_STACKS yet: the Jaeger image needs `go-tools.sh
 # jaeger`, a 2,327-package Go build (~77 min wall cold on this machine; docs/infra/OBSERVABILITY.md).
 test-tracing: deps env bundle ## tracing contract live: passes with Jaeger, fails on a wrong endpoint, skips when off
 	@$(STEP) "build images: opa jaeger" bash infra/scripts/build-images.sh opa jaeger

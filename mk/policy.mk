@@ -1,7 +1,7 @@
 # The runtime authorization policy (policies/bundle): strict compile, formatting, unit
 # tests with an exact 100% coverage gate; and the decision-latency measurement.
 .PHONY: test-policy bench-policy test-policy-faults
-TEST_STEPS += test-policy
+TEST_OFFLINE += test-policy
 
 test-policy: ## OPA policy: check --strict, fmt clean, opa test with exactly 100% coverage
 	@bash infra/scripts/policy-test.sh

@@ -2,7 +2,7 @@
 # killed by SIGINT/SIGKILL, and the HTML opened in headless Chromium (screenshot kept in
 # $(REPORT_DIR)/screenshots/). `make nightly` is the scheduled entry point.
 .PHONY: test-report chromium nightly
-TEST_STEPS += test-report
+TEST_OFFLINE += test-report
 
 chromium: ## install headless Chromium (Debian package) if it is missing
 	@command -v chromium >/dev/null 2>&1 || $(STEP) "headless Chromium (apt)" bash infra/scripts/apt-install.sh chromium

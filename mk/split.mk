@@ -6,7 +6,7 @@
 #                    ports of its own, and the full suite from this checkout passes against it.
 .PHONY: split test-split test-split-live
 # offline part: ~35 s here without the chart lint (the helm binary was not cached yet)
-TEST_STEPS += test-split
+TEST_OFFLINE += test-split
 
 split: ## export infra/, docs/infra/, policies/ with history into a new repo: make split DEST=dir
 	@[ -n "$(DEST)" ] || { echo "split: DEST=<new directory> is required" >&2; exit 2; }

@@ -2,7 +2,7 @@
 # One module at a time: with two stacks side by side (-n 2 --dist loadfile) a CI run failed
 # test_fault_injection (Prometheus could not resolve its own postgres-exporter; not root-caused).
 .PHONY: test-stack repeat-testcontainers
-TEST_STEPS += test-stack
+TEST_STACKS += test-stack
 
 test-stack: deps docker env bundle $(PROM_FAST) ## stack from a clean state: healthy, data survives a restart
 	@$(STEP) "build images" bash infra/scripts/build-images.sh

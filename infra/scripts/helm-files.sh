@@ -21,5 +21,12 @@ cp "$root/infra/config/kafka/jmx-exporter.yml" "$tmp/config/kafka/"
 cp "$root/infra/config/opa/opa.yaml" "$tmp/config/opa/"
 cp "$opa_bundle" "$tmp/opa/soma.tar.gz"
 cp "$root/infra/contracts/catalog.yaml" "$tmp/catalog.yaml"
+# identical content is left in place: a chart being rendered or packaged at the same time
+# (make test runs its checks in two lanes) never sees files/ swapped under it
+if [ -d "$dest" ] && diff -rq "$tmp" "$dest" >/dev/null 2>&1; then
+  rm -rf "$tmp"
+  echo "helm-files: ${dest#"$root"/} up to date ($(find "$dest" -type f | wc -l) files)"
+  exit 0
+fi
 put "$tmp" "$dest"
 echo "helm-files: $(find "$dest" -type f | wc -l) files synced into ${dest#"$root"/}"
