@@ -45,3 +45,11 @@ def test_opa_binary_from_path_else_the_cache_soma_cache_names(tmp_path: Path, mo
     on_path.write_text("#!/bin/sh\n")
     on_path.chmod(0o755)
     assert resources.opa_binary() == on_path
+
+
+def test_shell_bundle_build_optimizes_the_same_entrypoints() -> None:
+    """opa-bundle.sh (the bundle every target serves) and opa_build (fault copies) partially
+    evaluate the same rules: the catalog's decision and debug paths."""
+    script = (Path(__file__).resolve().parents[2] / "infra/scripts/opa-bundle.sh").read_text()
+    assert opa_bundle.optimize_args() == ["-O=1", "-e", "soma/allow", "-e", "soma/decision"]
+    assert " ".join(opa_bundle.optimize_args()) in " ".join(script.replace("\\\n", " ").split())
