@@ -11,7 +11,7 @@ log="${REPORT_DIR:-reports}/offline-lane.log"
 mkdir -p "$(dirname "$log")"
 t0=$SECONDS
 # shellcheck disable=SC2086  # word-split on purpose: command and target lists
-$make_cmd $offline >"$log" 2>&1 &
+( $make_cmd $offline; rc=$?; echo "lanes: offline lane exit $rc after $((SECONDS - t0))s"; exit $rc ) >"$log" 2>&1 &
 off=$!
 trap 'kill "$off" 2>/dev/null; wait "$off" 2>/dev/null; exit 130' INT TERM
 echo "lanes: offline checks ($offline) running beside the stack checks; their output: $log"
