@@ -6,6 +6,9 @@
 PYTHON      ?= python3
 REPORT_DIR  ?= reports
 PYTEST      := $(PYTHON) -m pytest
+# The suite in two processes: the policy properties' Python side (hypothesis draws, one
+# GIL) and OPA's CPU quota then overlap instead of alternating (docs/infra/SUITE.md)
+SUITE_XDIST ?= -n 2 --dist worksteal
 TEST_OFFLINE :=
 TEST_STACKS  :=
 
@@ -26,7 +29,7 @@ ifndef DEPS_READY
 endif
 
 conformance: deps up ## all set-up, then the full suite against the stack, with the report
-	@$(PYTEST) --pyargs conformance --target=compose --report-dir=$(REPORT_DIR) -p no:cacheprovider
+	@$(PYTEST) --pyargs conformance --target=compose $(SUITE_XDIST) --report-dir=$(REPORT_DIR) -p no:cacheprovider
 
 lint: deps ## ruff, mypy --strict and shellcheck
 	@$(PYTHON) -m ruff check conformance tests
@@ -38,7 +41,7 @@ test-unit: deps ## the suite's own unit tests (no Docker needed)
 	@$(PYTEST) tests/unit -q -n auto
 
 test-suite: deps up ## the contract suite against the real compose stack
-	@$(PYTEST) --pyargs conformance --target=compose -q --report-dir=$(REPORT_DIR)
+	@$(PYTEST) --pyargs conformance --target=compose -q $(SUITE_XDIST) --report-dir=$(REPORT_DIR)
 
 # Everything both lanes need, built once before they start (nothing is built twice at once).
 test-prep: deps docker env bundle images helm-tools registry-tool kube-tools helm-files chromium $(PROM_FAST)
