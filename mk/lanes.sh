@@ -13,7 +13,9 @@ t0=$SECONDS
 # shellcheck disable=SC2086  # word-split on purpose: command and target lists
 ( $make_cmd $offline; rc=$?; echo "lanes: offline lane exit $rc after $((SECONDS - t0))s"; exit $rc ) >"$log" 2>&1 &
 off=$!
-trap 'kill "$off" 2>/dev/null; wait "$off" 2>/dev/null; exit 130' INT TERM
+# $off is the subshell around the offline make: stop that make (GNU make passes SIGTERM on
+# to its recipes), then the subshell
+trap 'pkill -TERM -P "$off" 2>/dev/null; kill "$off" 2>/dev/null; wait "$off" 2>/dev/null; exit 130' INT TERM
 echo "lanes: offline checks ($offline) running beside the stack checks; their output: $log"
 # shellcheck disable=SC2086
 $make_cmd $stacks
