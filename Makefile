@@ -9,6 +9,7 @@ PYTEST      := $(PYTHON) -m pytest
 # The suite in two processes: the policy properties' Python side (hypothesis draws, one
 # GIL) and OPA's CPU quota then overlap instead of alternating (docs/infra/SUITE.md)
 SUITE_XDIST ?= -n 2 --dist worksteal
+SUITE_COMPOSE = $(PYTEST) --pyargs conformance --target=compose $(SUITE_XDIST) --report-dir=$(REPORT_DIR)
 TEST_OFFLINE :=
 TEST_STACKS  :=
 
@@ -29,7 +30,7 @@ ifndef DEPS_READY
 endif
 
 conformance: deps up ## all set-up, then the full suite against the stack, with the report
-	@$(PYTEST) --pyargs conformance --target=compose $(SUITE_XDIST) --report-dir=$(REPORT_DIR) -p no:cacheprovider
+	@$(SUITE_COMPOSE) -p no:cacheprovider
 
 lint: deps ## ruff, mypy --strict and shellcheck
 	@$(PYTHON) -m ruff check conformance tests
@@ -41,7 +42,7 @@ test-unit: deps ## the suite's own unit tests (no Docker needed)
 	@$(PYTEST) tests/unit -q -n auto
 
 test-suite: deps up ## the contract suite against the real compose stack
-	@$(PYTEST) --pyargs conformance --target=compose -q $(SUITE_XDIST) --report-dir=$(REPORT_DIR)
+	@$(SUITE_COMPOSE) -q
 
 # Everything both lanes need, built once before they start (nothing is built twice at once).
 test-prep: deps docker env bundle images helm-tools registry-tool kube-tools helm-files chromium $(PROM_FAST)
