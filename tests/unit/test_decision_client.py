@@ -1,5 +1,6 @@
 """DecisionClient against loopback servers: a decision that times out once is asked again
-and counted; one that times out twice fails in one line naming the endpoint."""
+and counted; one that times out twice fails in one line naming the endpoint; a keep-alive
+connection the server dropped is opened again."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 
 from conformance import catalog, policy_probe
@@ -21,11 +21,14 @@ from conformance.targets.base import Endpoint
 READ_TIMEOUT_S = 0.3
 
 
-def serve(slow_answers: int) -> tuple[ThreadingHTTPServer, list[float]]:
-    """An OPA stand-in whose first `slow_answers` answers come after the read timeout."""
+def serve(slow_answers: int, drop_after_answer: bool = False) -> tuple[ThreadingHTTPServer, list[float]]:
+    """An OPA stand-in whose first `slow_answers` answers come after the read timeout, and
+    which closes a kept-alive connection after each answer when drop_after_answer."""
     asked: list[float] = []
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as OPA
+
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             asked.append(time.monotonic())
@@ -39,6 +42,7 @@ def serve(slow_answers: int) -> tuple[ThreadingHTTPServer, list[float]]:
                 self.wfile.write(body)
             except OSError:
                 pass  # the client gave up on this one
+            self.close_connection = drop_after_answer
 
         def log_message(self, *args: object) -> None:
             pass
@@ -50,7 +54,8 @@ def serve(slow_answers: int) -> tuple[ThreadingHTTPServer, list[float]]:
 
 @pytest.fixture(autouse=True)
 def short_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(policy_probe, "TIMEOUT", httpx.Timeout(READ_TIMEOUT_S, connect=1.0))
+    monkeypatch.setattr(policy_probe, "READ_TIMEOUT_S", READ_TIMEOUT_S)
+    monkeypatch.setattr(policy_probe, "CONNECT_TIMEOUT_S", 1.0)
 
 
 @contextlib.contextmanager
@@ -73,7 +78,8 @@ def test_one_read_timeout_is_asked_again_and_counted() -> None:
 def test_two_read_timeouts_fail_naming_the_endpoint() -> None:
     server, asked = serve(slow_answers=2)
     with client_for(server) as client:
-        with pytest.raises(ContractFailure, match=r"opa at 127\.0\.0\.1:\d+: POST /v1/data/soma/allow: ReadTimeout"):
+        with pytest.raises(ContractFailure, match=r"opa at 127\.0\.0\.1:\d+: POST /v1/data/soma/allow: "
+                                                   r"TimeoutError: no answer within 0\.3s, twice"):
             client.allow({"input": {}})
         assert len(asked) == 2
 
@@ -86,3 +92,11 @@ def test_a_refused_connection_is_not_asked_again() -> None:
         with pytest.raises(ContractFailure, match=r"opa at 127\.0\.0\.1:\d+: POST /v1/data/soma/allow"):
             client.allow({"input": {}})
         assert client.asked_again == 0 and not asked
+
+
+def test_a_dropped_keep_alive_connection_is_opened_again() -> None:
+    server, asked = serve(slow_answers=0, drop_after_answer=True)
+    with client_for(server) as client:
+        for _ in range(3):
+            assert client.allow({"input": {}}) is True
+        assert len(asked) == 3 and client.asked_again == 0
