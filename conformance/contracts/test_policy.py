@@ -7,8 +7,11 @@ of inputs through one keep-alive connection and vary everything except the token
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -20,7 +23,6 @@ from conformance.catalog import Catalog
 from conformance.identity.tokens import DevIssuer, IssuerError
 from conformance.policy_cases import (
     GoldenCase,
-    PolicyData,
     build_input,
     golden,
     input_schema,
@@ -39,6 +41,9 @@ EXAMPLES = runmode.examples(2000)  # --mode=quick: a small count
 PROPERTY_TIMEOUT_S = 240
 CLIENTS = 8  # concurrent decisions per property (DecisionClient's pool keeps them alive)
 CASES, _ = golden()
+# the dev identities whose tokens the `tokens` fixture mints: caller service x tenant
+DEV_IDENTITIES: list[Identity] = [(svc, tenant) for svc in sorted(policy_data().allowlist)
+                                  for tenant in sorted(policy_data().tenants)]
 PROPS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                  phases=(Phase.explicit, Phase.generate),  # no shrinking: bounded time on failure
                  suppress_health_check=list(HealthCheck))
@@ -58,8 +63,7 @@ def tokens(soma_issuer: DevIssuer) -> dict[Identity, str]:
     """One fresh real token per dev identity (caller service x tenant), minted in parallel
     from the live issuer when the policy tests start: soma_mint's session cache may hold
     tokens minted long before (their lifetime is the issuer's TTL, 15 minutes)."""
-    data = policy_data()
-    ids = [(svc, tenant) for svc in sorted(data.allowlist) for tenant in sorted(data.tenants)]
+    ids = DEV_IDENTITIES
     try:
         with ThreadPoolExecutor(max_workers=len(ids)) as pool:
             minted = list(pool.map(lambda i: soma_issuer.mint(*i), ids))
@@ -170,6 +174,12 @@ NAMES = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", max_size=12).map(lambda
 SERVICES = sorted({*policy_data().allowlist, "payroll"})
 OPERATIONS = sorted({o for c in policy_data().allowlist.values() for v in c.values() for o in v})
 TENANTS = sorted(policy_data().tenants)
+ANY_SERVICE = st.sampled_from(SERVICES) | NAMES
+ANY_OPERATION = st.sampled_from(OPERATIONS) | NAMES
+IDENTITIES = st.sampled_from(DEV_IDENTITIES)
+CONTEXTS = st.sampled_from([{}, {"priority": "batch"}, {"priority": "interactive"}])
+RESOURCES = st.text(min_size=1, max_size=40)
+OVER_KINDS = st.sampled_from([["requests"], ["cost_units"], ["requests", "cost_units"]])
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-10**6, 10**6)
     | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
@@ -177,9 +187,13 @@ JSON = st.recursive(
     max_leaves=8)
 
 
-def _within(data: PolicyData, tenant: str) -> st.SearchStrategy[dict[str, Any]]:
+# The strategies a composite picks from are built once per choice (functools.cache), not
+# on every draw: hypothesis validates each new strategy, which cost a tenth of the drawing.
+
+@functools.cache
+def _within(tenant: str) -> st.SearchStrategy[dict[str, Any]]:
     """Usage inside the tenant's budget (at most the limits)."""
-    budget = data.tenants[tenant]["budget"]
+    budget = policy_data().tenants[tenant]["budget"]
     return st.fixed_dictionaries({
         "requests": st.integers(0, int(budget["requests"])),
         "cost_units": st.floats(0, float(budget["cost_units"])) | st.integers(0, int(budget["cost_units"])),
@@ -201,41 +215,66 @@ def allowed_inputs(draw: st.DrawFn, tokens: dict[Identity, str]) -> dict[str, An
     """A well-formed input the repo policy allows: listed call, own tenant or a granted one."""
     data = policy_data()
     caller, callee, op = draw(st.sampled_from(data.allowed_calls()))
-    token_tenant = draw(st.sampled_from(sorted(data.tenants)))
-    tenants = [t for t in sorted(data.tenants) if data.tenant_allowed(caller, token_tenant, t, op)]
-    tenant = draw(st.sampled_from(tenants))
-    context = draw(st.sampled_from([{}, {"priority": "batch"}, {"priority": "interactive"}]))
+    token_tenant = draw(st.sampled_from(TENANTS))
+    tenant = draw(_granted_tenants(caller, token_tenant, op))
+    context = draw(CONTEXTS)
     return build_input(tokens[(caller, token_tenant)], callee, tenant, op,
-                       usage=draw(_within(data, tenant)), context=context,
-                       resource=draw(st.text(min_size=1, max_size=40)))
+                       usage=draw(_within(tenant)), context=context, resource=draw(RESOURCES))
+
+
+@functools.cache
+def _granted_tenants(caller: str, token_tenant: str, op: str) -> st.SearchStrategy[str]:
+    """The tenants a caller's token may act on for op: its own, or a granted one."""
+    data = policy_data()
+    return st.sampled_from([t for t in TENANTS if data.tenant_allowed(caller, token_tenant, t, op)])
+
+
+class _Stopped(Exception):
+    """Raised inside the property once a decision has failed: hypothesis stops drawing."""
 
 
 def _run(opa: DecisionClient, check: Callable[[Any], None], strategy: st.SearchStrategy[Any]) -> str:
     """Run a property for EXAMPLES inputs; says how many inputs were checked, and how many
     decisions had to be asked again after a read timeout (DecisionClient).
 
-    Hypothesis draws the inputs (no shrinking, see PROPS); the decisions are then asked
-    CLIENTS at a time over the client's keep-alive pool, so the property costs OPA's time,
-    not round trips in a row. Every input is checked; the first failure is raised."""
-    examples: list[Any] = []
+    Each input hypothesis draws (no shrinking, see PROPS) is handed at once to CLIENTS
+    threads that ask OPA over the client's keep-alive pool: drawing the next inputs (client
+    CPU) overlaps asking the previous ones (OPA's CPU quota), so the property costs the
+    larger of the two, not their sum. Every input is checked; the first failure is raised, and once one decision has
+    failed no more inputs are drawn or asked."""
+    asked_again = opa.asked_again
+    failed = threading.Event()
+    pending: list[Future[None]] = []
+
+    def ask(example: Any) -> None:
+        if failed.is_set():  # a fault fails fast: the inputs still queued are not asked
+            return
+        try:
+            check(example)
+        except BaseException:
+            failed.set()
+            raise
+
+    pool = ThreadPoolExecutor(max_workers=CLIENTS)
 
     @PROPS
     @given(strategy)
     def prop(example: Any) -> None:
-        examples.append(example)
+        if failed.is_set():
+            raise _Stopped
+        pending.append(pool.submit(ask, example))
 
-    prop()
-    asked_again = opa.asked_again
-    if len(examples) < EXAMPLES:
-        raise ContractFailure(f"property ran only {len(examples)} of {EXAMPLES} examples")
-    pool = ThreadPoolExecutor(max_workers=CLIENTS)
     try:
-        for _ in pool.map(check, examples):  # re-raises the first failing check
-            pass
-    finally:  # on a failure, the examples not yet asked are dropped: a fault fails fast
+        with contextlib.suppress(_Stopped):  # a decision failed: raised below
+            prop()
+        for future in pending:  # re-raises the first failing check
+            future.result()
+    finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    if len(pending) < EXAMPLES:
+        raise ContractFailure(f"property ran only {len(pending)} of {EXAMPLES} examples")
     again = opa.asked_again - asked_again
-    return f"{len(examples)} examples" + (f"; {again} asked again after a read timeout" if again else "")
+    return f"{len(pending)} examples" + (f"; {again} asked again after a read timeout" if again else "")
 
 
 def _denied_with(opa: DecisionClient, inp: Any, want: str, what: str) -> None:
@@ -257,13 +296,18 @@ def _schema_paths(schema: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[
     return out
 
 
+@functools.cache
+def _required_fields() -> st.SearchStrategy[tuple[str, ...]]:
+    return st.sampled_from(_schema_paths(input_schema()))
+
+
 @st.composite
 def malformed_inputs(draw: st.DrawFn, tokens: dict[Identity, str]) -> Any:
     """An allowed input with one required field removed or replaced by a wrong value."""
     inp = draw(allowed_inputs(tokens))
     if draw(st.integers(0, 19)) == 0:  # now and then the whole document is not an object
         return draw(JSON.filter(lambda v: not isinstance(v, dict)))
-    *parents, leaf = draw(st.sampled_from(_schema_paths(input_schema())))
+    *parents, leaf = draw(_required_fields())
     node = inp
     for key in parents:
         node = node[key]
@@ -285,15 +329,21 @@ def test_malformed_input_is_denied(opa: DecisionClient, tokens: dict[Identity, s
     _measure(record_property, f"policy property malformed input denied: {n}")
 
 
+@functools.cache
+def _other_tenants(token_tenant: str) -> st.SearchStrategy[str]:
+    """Any tenant but the token's: a known one or an unknown valid name."""
+    return st.sampled_from([t for t in TENANTS if t != token_tenant]) | NAMES
+
+
 @st.composite
 def mismatched_tenants(draw: st.DrawFn, tokens: dict[Identity, str]) -> tuple[dict[str, Any], str, str]:
     data = policy_data()
-    caller, token_tenant = draw(st.sampled_from(sorted(tokens)))
-    callee = draw(st.sampled_from(SERVICES) | NAMES)
-    op = draw(st.sampled_from(OPERATIONS) | NAMES)
-    tenant = draw(st.sampled_from([t for t in TENANTS if t != token_tenant]) | NAMES)
+    caller, token_tenant = draw(IDENTITIES)
+    callee = draw(ANY_SERVICE)
+    op = draw(ANY_OPERATION)
+    tenant = draw(_other_tenants(token_tenant))
     assume(not data.tenant_allowed(caller, token_tenant, tenant, op))
-    usage = draw(_within(data, tenant)) if tenant in data.tenants else {"requests": 1, "cost_units": 0}
+    usage = draw(_within(tenant)) if tenant in data.tenants else {"requests": 1, "cost_units": 0}
     return build_input(tokens[(caller, token_tenant)], callee, tenant, op, usage=usage), token_tenant, tenant
 
 
@@ -310,18 +360,24 @@ def test_tenant_mismatch_is_denied(opa: DecisionClient, tokens: dict[Identity, s
     _measure(record_property, f"tenancy property tenant mismatch denied: {n}")
 
 
+@functools.cache
+def _unlisted_pairs(caller: str) -> st.SearchStrategy[tuple[str, str]]:
+    """Every known (callee, operation) the allowlist does not give caller."""
+    data = policy_data()
+    return st.sampled_from([(c, o) for c in SERVICES for o in OPERATIONS if not data.operation_allowed(caller, c, o)])
+
+
 @st.composite
 def unlisted_calls(draw: st.DrawFn, tokens: dict[Identity, str]) -> tuple[dict[str, Any], str]:
     """Half the time a known service/operation combination the allowlist lacks (so every
     such pair is tried), otherwise arbitrary names."""
     data = policy_data()
-    caller, tenant = draw(st.sampled_from(sorted(tokens)))
+    caller, tenant = draw(IDENTITIES)
     if draw(st.booleans()):
-        callee, op = draw(st.sampled_from([(c, o) for c in SERVICES for o in OPERATIONS
-                                           if not data.operation_allowed(caller, c, o)]))
+        callee, op = draw(_unlisted_pairs(caller))
     else:
-        callee, op = draw(NAMES), draw(st.sampled_from(OPERATIONS) | NAMES)
-    inp = build_input(tokens[(caller, tenant)], callee, tenant, op, usage=draw(_within(data, tenant)))
+        callee, op = draw(NAMES), draw(ANY_OPERATION)
+    inp = build_input(tokens[(caller, tenant)], callee, tenant, op, usage=draw(_within(tenant)))
     if callee in data.allowlist.get(caller, {}):
         return inp, f'operation_not_allowed: service "{caller}" may not "{op}" on service "{callee}"'
     return inp, f'pair_not_allowed: service "{caller}" may not call service "{callee}"'
@@ -344,11 +400,17 @@ def over_budget(draw: st.DrawFn, tokens: dict[Identity, str]) -> dict[str, Any]:
     inp = draw(allowed_inputs(tokens))
     budget = policy_data().tenants[inp["tenant"]]["budget"]
     usage = inp["context"]["usage"]
-    for kind in draw(st.sampled_from([["requests"], ["cost_units"], ["requests", "cost_units"]])):
-        limit = budget[kind]
-        usage[kind] = (draw(st.integers(int(limit) + 1, int(limit) * 100)) if kind == "requests"
-                       else draw(st.floats(float(limit), float(limit) * 100, exclude_min=True)))
+    for kind in draw(OVER_KINDS):
+        usage[kind] = draw(_over(kind, budget[kind]))
     return inp
+
+
+@functools.cache
+def _over(kind: str, limit: float) -> st.SearchStrategy[float]:
+    """Usage of one kind above its limit, up to 100 times it."""
+    if kind == "requests":
+        return st.integers(int(limit) + 1, int(limit) * 100)
+    return st.floats(float(limit), float(limit) * 100, exclude_min=True)
 
 
 @pytest.mark.contract("policy.budget_enforced")
