@@ -30,8 +30,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from conformance import catalog as catalog_mod
-from conformance import docker_engine
+from conformance import docker_engine, tls
 from conformance.bench.load import Conn, LoadError, Run, closed_loop, post_bytes, sequential
 from conformance.bench.spare_opa import SpareError, live_cpu_limit, spare_opa
 from conformance.errors import TargetError, UsageError
@@ -94,6 +96,17 @@ def cpu_seconds(container: str) -> Callable[[], float]:
     def read() -> float:
         return float(handle.stats(stream=False, one_shot=True)["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
     return read
+
+
+def jwks_size(url: str) -> str:
+    """How many keys the issuer publishes: OPA parses the whole JWKS again on every decision
+    (its http.send cache keeps the raw body), so each key adds to a decision's cost and
+    figures are comparable only at the same count (docs/infra/POLICY.md)."""
+    try:
+        keys = httpx.get(url, timeout=5.0, verify=tls.verify(url)).json()["keys"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        return f"the issuer's JWKS could not be read ({type(exc).__name__})"
+    return f"the issuer's JWKS holds {len(keys)} keys"
 
 
 def closed_loop_line(what: str, host: str, port: int, *, request: bytes, want: bytes,
@@ -165,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cases: dict[str, object] = {label: golden_case(picks[label]).body(mint) for label in ("allow", "deny")}
         print(f"policy decision cost: allow = golden {picks['allow']!r}, deny = golden {picks['deny']!r}; "
-              f"{args.warmup} warm-up decisions first")
+              f"{args.warmup} warm-up decisions first; "
+              f"{jwks_size(target.reachable_url(str(cat.identity['jwks_url'])))}")
         project = target.docker_project()
         spares = project is not None and not args.no_spares
         measure_opa(f"the target's OPA ({args.target})", ep.host, ep.port, path=path, cases=cases, args=args,

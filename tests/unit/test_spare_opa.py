@@ -1,5 +1,6 @@
-"""The bench's spare OPA: a copy of the live container (docker faked here), optionally with
-another bundle, measured at its address on the stack network."""
+"""The bench's helpers: the spare OPA, a copy of the live container (docker faked here),
+optionally with another bundle, measured at its address on the stack network; the floor
+bundle; the JWKS size its header names."""
 
 from __future__ import annotations
 
@@ -81,3 +82,16 @@ def test_floor_bundle_holds_the_one_rule_policy(tmp_path: Path) -> None:
         assert policy is not None and b"allow if input.identity.token" in policy.read()
     assert names == ["/.manifest", "/soma/floor.rego"]
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+def test_bench_names_the_jwks_size_or_why_it_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    def get(url: str, **_: Any) -> httpx.Response:
+        if "down" in url:
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, json={"keys": [{"kid": "a"}, {"kid": "b"}, {"kid": "c"}]})
+
+    monkeypatch.setattr(httpx, "get", get)
+    assert policy_latency.jwks_size("http://vault:8200/keys") == "the issuer's JWKS holds 3 keys"
+    assert policy_latency.jwks_size("http://down:8200/keys") == "the issuer's JWKS could not be read (ConnectError)"
