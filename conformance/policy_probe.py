@@ -1,7 +1,7 @@
 """Asking the live OPA for decisions: the readiness pair and a client for many decisions.
 
-Every call is bounded (connect and read timeouts) and every failure becomes a ContractFailure that
-names the endpoint and the cause.
+Every call is bounded (connect and read timeouts) and every failure becomes a
+ContractFailure that names the endpoint and the cause.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ _DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeErro
 class DecisionClient:
     """Keep-alive connections to the decision paths of one OPA (fuzzing needs thousands).
 
-    Plain http.client, one HTTP/1.1 connection per calling thread: a property asks OPA
-    10,000 times from a few threads, and a general client (httpx) spends about 0.6 ms of
-    the test process's CPU per request against 0.25 ms here, CPU that the 2 cores running
-    both the suite and the stack then lack (docs/infra/SUITE.md, "Where the time goes")."""
+    Plain http.client, as many HTTP/1.1 connections as requests run at once, kept alive
+    between them: a property asks OPA 2,000 times from a few threads, and a general client
+    (httpx) spends about 0.6 ms of the test process's CPU per request against 0.25 ms here,
+    CPU that the 2 cores running both the suite and the stack then lack
+    (docs/infra/SUITE.md, "Where the time goes")."""
 
     def __init__(self, ep: Endpoint, catalog: Catalog) -> None:
         clients.tcp_reachable(ep)
@@ -43,48 +44,51 @@ class DecisionClient:
         self._tls: ssl.SSLContext | None = None
         if ep.scheme == "https":
             self._tls = verify if isinstance(verify, ssl.SSLContext) else ssl.create_default_context()
-        self._local = threading.local()
-        self._open: list[http.client.HTTPConnection] = []
+        self._idle: list[http.client.HTTPConnection] = []  # kept alive between requests
         self._lock = threading.Lock()
         self.asked_again = 0  # decisions that timed out once and were asked again
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._open:
+            for conn in self._idle:
                 conn.close()
-            self._open.clear()
+            self._idle.clear()
 
-    def _connection(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = (http.client.HTTPSConnection(self.ep.host, self.ep.port, timeout=CONNECT_TIMEOUT_S,
-                                                context=self._tls) if self._tls is not None
-                    else http.client.HTTPConnection(self.ep.host, self.ep.port, timeout=CONNECT_TIMEOUT_S))
-            self._local.conn = conn
-            with self._lock:
-                self._open.append(conn)
-        if conn.sock is None:
-            conn.connect()  # within CONNECT_TIMEOUT_S; each read then waits READ_TIMEOUT_S
-            if conn.sock is not None:
-                conn.sock.settimeout(READ_TIMEOUT_S)
-        return conn
+    def _take(self) -> http.client.HTTPConnection:
+        """An idle connection, or a new one (as many as requests run at once)."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        if self._tls is not None:
+            return http.client.HTTPSConnection(self.ep.host, self.ep.port, timeout=CONNECT_TIMEOUT_S,
+                                               context=self._tls)
+        return http.client.HTTPConnection(self.ep.host, self.ep.port, timeout=CONNECT_TIMEOUT_S)
 
     def _exchange(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
-        """One request on this thread's connection; a connection the server had dropped
-        is opened again once (the request never reached OPA)."""
-        for attempt in (1, 2):
-            conn = self._connection()
-            try:
-                conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
-                resp = conn.getresponse()
-                return resp.status, resp.read()
-            except _DROPPED:
-                conn.close()
-                if attempt == 2:
-                    raise
-            except BaseException:
-                conn.close()  # a half-read answer must not be read by the next request
-                raise
+        """One request on a kept-alive connection; one the server had dropped is opened
+        again once (the request never reached OPA)."""
+        conn = self._take()
+        try:
+            for attempt in (1, 2):
+                if conn.sock is None:
+                    conn.connect()  # within CONNECT_TIMEOUT_S; each read then waits READ_TIMEOUT_S
+                    if conn.sock is not None:
+                        conn.sock.settimeout(READ_TIMEOUT_S)
+                try:
+                    conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+                    resp = conn.getresponse()
+                    answer = resp.status, resp.read()
+                except _DROPPED:
+                    conn.close()
+                    if attempt == 2:
+                        raise
+                    continue
+                with self._lock:
+                    self._idle.append(conn)
+                return answer
+        except BaseException:
+            conn.close()  # a half-read answer must not be read by the next request
+            raise
         raise AssertionError("unreachable")
 
     def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:

@@ -238,10 +238,10 @@ def _run(opa: DecisionClient, check: Callable[[Any], None], strategy: st.SearchS
     decisions had to be asked again after a read timeout (DecisionClient).
 
     Each input hypothesis draws (no shrinking, see PROPS) is handed at once to CLIENTS
-    threads that ask OPA over the client's keep-alive pool: drawing the next inputs (client
-    CPU) overlaps asking the previous ones (OPA's CPU quota), so the property costs the
-    larger of the two, not their sum. Every input is checked; the first failure is raised, and once one decision has
-    failed no more inputs are drawn or asked."""
+    threads that ask OPA over the client's kept-alive connections: drawing the next inputs
+    (client CPU) overlaps asking the previous ones (OPA's CPU quota), so the property costs
+    the larger of the two, not their sum. Every input is checked; the first failure is
+    raised, and once one decision has failed no more inputs are drawn or asked."""
     asked_again = opa.asked_again
     failed = threading.Event()
     pending: list[Future[None]] = []

@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -21,9 +22,11 @@ from conformance.targets.base import Endpoint
 READ_TIMEOUT_S = 0.3
 
 
-def serve(slow_answers: int, drop_after_answer: bool = False) -> tuple[ThreadingHTTPServer, list[float]]:
+def serve(slow_answers: int, drop_after_answer: bool = False,
+          peers: set[tuple[str, int]] | None = None) -> tuple[ThreadingHTTPServer, list[float]]:
     """An OPA stand-in whose first `slow_answers` answers come after the read timeout, and
-    which closes a kept-alive connection after each answer when drop_after_answer."""
+    which closes a kept-alive connection after each answer when drop_after_answer; peers
+    collects the client address of every connection that asked."""
     asked: list[float] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -32,6 +35,8 @@ def serve(slow_answers: int, drop_after_answer: bool = False) -> tuple[Threading
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             asked.append(time.monotonic())
+            if peers is not None:
+                peers.add(self.client_address)
             if len(asked) <= slow_answers:
                 time.sleep(READ_TIMEOUT_S * 3)
             body = json.dumps({"result": True}).encode()
@@ -100,3 +105,14 @@ def test_a_dropped_keep_alive_connection_is_opened_again() -> None:
         for _ in range(3):
             assert client.allow({"input": {}}) is True
         assert len(asked) == 3 and client.asked_again == 0
+
+
+def test_connections_are_kept_alive_across_threads_and_rounds() -> None:
+    """Three rounds of 4 threads (as each property runs its own pool) share 4 connections."""
+    peers: set[tuple[str, int]] = set()
+    server, asked = serve(slow_answers=0, peers=peers)
+    with client_for(server) as client:
+        for _ in range(3):
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                assert all(pool.map(lambda _: client.allow({"input": {}}), range(40)))
+        assert len(asked) == 120 and 1 <= len(peers) <= 4
