@@ -2,7 +2,7 @@
 
 Expectations come from the repo (golden table, policy data, input schema); tokens are
 real ones from the target's issuer, minted once per session. Properties run thousands
-of inputs through one keep-alive connection and vary everything except the tokens.
+of inputs through kept-alive connections and vary everything except the tokens.
 """
 
 from __future__ import annotations
