@@ -30,10 +30,9 @@ class DecisionClient:
     """Keep-alive connections to the decision paths of one OPA (fuzzing needs thousands).
 
     Plain http.client, as many HTTP/1.1 connections as requests run at once, kept alive
-    between them: a property asks OPA 2,000 times from a few threads, and a general client
-    (httpx) spends about 0.6 ms of the test process's CPU per request against 0.25 ms here,
-    CPU that the 2 cores running both the suite and the stack then lack
-    (docs/infra/SUITE.md, "Where the time goes")."""
+    between them: a property asks OPA 2,000 times from a few threads, and httpx spends
+    several times more of the test process's CPU per request, CPU that the 2 cores running
+    both the suite and the stack then lack (docs/infra/SUITE.md, "Where the time goes")."""
 
     def __init__(self, ep: Endpoint, catalog: Catalog) -> None:
         clients.tcp_reachable(ep)
@@ -64,32 +63,32 @@ class DecisionClient:
                                                context=self._tls)
         return http.client.HTTPConnection(self.ep.host, self.ep.port, timeout=CONNECT_TIMEOUT_S)
 
+    def _ask(self, conn: http.client.HTTPConnection, method: str, path: str,
+             body: bytes | None) -> tuple[int, bytes]:
+        if conn.sock is None:
+            conn.connect()  # within CONNECT_TIMEOUT_S; each read then waits READ_TIMEOUT_S
+            if conn.sock is not None:
+                conn.sock.settimeout(READ_TIMEOUT_S)
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+
     def _exchange(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
         """One request on a kept-alive connection; one the server had dropped is opened
         again once (the request never reached OPA)."""
         conn = self._take()
         try:
-            for attempt in (1, 2):
-                if conn.sock is None:
-                    conn.connect()  # within CONNECT_TIMEOUT_S; each read then waits READ_TIMEOUT_S
-                    if conn.sock is not None:
-                        conn.sock.settimeout(READ_TIMEOUT_S)
-                try:
-                    conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
-                    resp = conn.getresponse()
-                    answer = resp.status, resp.read()
-                except _DROPPED:
-                    conn.close()
-                    if attempt == 2:
-                        raise
-                    continue
-                with self._lock:
-                    self._idle.append(conn)
-                return answer
+            try:
+                answer = self._ask(conn, method, path, body)
+            except _DROPPED:
+                conn.close()
+                answer = self._ask(conn, method, path, body)
         except BaseException:
             conn.close()  # a half-read answer must not be read by the next request
             raise
-        raise AssertionError("unreachable")
+        with self._lock:
+            self._idle.append(conn)
+        return answer
 
     def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
         """A decision is a pure read, so one that times out is asked once more and counted:
@@ -110,11 +109,7 @@ class DecisionClient:
         what = f"{method} {path}"
         with clients.failing_as(self.ep, what):
             status, raw = self._send(method, path, None if body is None else json.dumps(body).encode())
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            raise ContractFailure(f"{self.ep}: {what}: answered HTTP {status} with non-JSON body "
-                                  f"{raw[:80]!r}") from None
+        payload = clients.json_body(self.ep, status, raw.decode(errors="replace"), what)
         if status != 200 or not isinstance(payload, dict):
             raise ContractFailure(f"{self.ep}: {what} answered HTTP {status}: {str(payload)[:160]}")
         return payload.get("result")

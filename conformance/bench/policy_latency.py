@@ -40,6 +40,7 @@ from conformance.errors import TargetError, UsageError
 from conformance.identity.tokens import DevIssuer, IssuerError
 from conformance.opa_bundle import build as build_bundle
 from conformance.policy_cases import golden, golden_case
+from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
 from conformance.targets import TARGET_NAMES, docker_project, make_target
 from conformance.targets.base import TargetOptions
@@ -103,7 +104,7 @@ def jwks_size(url: str) -> str:
     (its http.send cache keeps the raw body), so each key adds to a decision's cost and
     figures are comparable only at the same count (docs/infra/POLICY.md)."""
     try:
-        keys = httpx.get(url, timeout=5.0, verify=tls.verify(url)).json()["keys"]
+        keys = httpx.get(url, timeout=clients.IO_TIMEOUT_S, verify=tls.verify(url)).json()["keys"]
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         return f"the issuer's JWKS could not be read ({type(exc).__name__})"
     return f"the issuer's JWKS holds {len(keys)} keys"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import queue
 import socket
@@ -111,11 +112,16 @@ def http_post_json(ep: Endpoint, path: str, body: Any, timeout: float = IO_TIMEO
 
 def json_of(ep: Endpoint, resp: httpx.Response, what: str) -> Any:
     """The JSON body, or a ContractFailure naming the endpoint if it is not JSON."""
+    return json_body(ep, resp.status_code, resp.text, what)
+
+
+def json_body(ep: Endpoint, status: int, text: str, what: str) -> Any:
+    """json_of for an answer read without httpx (status and body text)."""
     try:
-        return resp.json()
+        return json.loads(text)
     except ValueError:
         raise ContractFailure(
-            f"{ep}: {what}: answered HTTP {resp.status_code} with non-JSON body {resp.text[:80]!r}"
+            f"{ep}: {what}: answered HTTP {status} with non-JSON body {text[:80]!r}"
         ) from None
 
 

@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from conformance.bench import policy_latency, spare_opa
@@ -85,8 +86,6 @@ def test_floor_bundle_holds_the_one_rule_policy(tmp_path: Path) -> None:
 
 
 def test_bench_names_the_jwks_size_or_why_it_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
-    import httpx
-
     def get(url: str, **_: Any) -> httpx.Response:
         if "down" in url:
             raise httpx.ConnectError("refused")
