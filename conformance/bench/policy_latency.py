@@ -8,11 +8,14 @@
    p50/p99, on spare copies of the stack's OPA (compose and testcontainers targets): one
    at the stack's own CPU limit, one unlimited, each also measured sequentially;
 4. the floor: the same spare at the CPU limit serving a one-rule policy, so the figures
-   above can be read against what OPA's HTTP server and input parsing cost on their own.
+   above can be read against what OPA's HTTP server and input parsing cost on their own;
+5. optional: the closed loops at the same CPU share over shorter CFS periods
+   (--cfs-periods), and the unlimited spare again with the stack's other containers paused
+   (--quiet-stack), which show what sets the tail latencies.
 
     python3 -m conformance.bench.policy_latency [--target compose] [--project-name P
         --env-file F] [-n 2000] [--clients 8] [--seconds 5] [--no-spares]
-        [--no-floor]
+        [--no-floor] [--cfs-periods 10,5] [--quiet-stack]
 
 A measurement to print and track, not a timed assertion: a shared 2-core machine makes
 absolute numbers noisy (the load average is printed with each figure), so the contracts
@@ -35,6 +38,7 @@ import httpx
 from conformance import catalog as catalog_mod
 from conformance import docker_engine, tls
 from conformance.bench.load import Conn, LoadError, Run, closed_loop, post_bytes, sequential
+from conformance.bench.quiet_stack import paused
 from conformance.bench.spare_opa import SpareError, live_cpu_limit, spare_opa
 from conformance.errors import TargetError, UsageError
 from conformance.identity.tokens import DevIssuer, IssuerError
@@ -64,6 +68,21 @@ def floor_bundle(work: Path) -> Path:
     build_bundle(work / "src", out)
     out.chmod(0o644)
     return out
+
+
+# what a quiet-stack measurement keeps running: the issuer the spare OPA fetches the JWKS from
+QUIET_KEEP = ("vault",)
+
+
+def cfs_periods(text: str) -> list[float]:
+    """--cfs-periods: CFS periods in ms, comma-separated, each 1-1000 (the kernel's bounds)."""
+    try:
+        periods = [float(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of milliseconds: {text!r} (e.g. 10,5)") from None
+    if not periods or any(not 1 <= p <= 1000 for p in periods):
+        raise argparse.ArgumentTypeError(f"each CFS period must be 1-1000 ms, got {text!r}")
+    return periods
 
 
 def load() -> str:
@@ -140,7 +159,19 @@ def measure_opa(title: str, host: str, port: int, *, path: str, cases: dict[str,
                                want=b'"allow":false', args=args, cpu=cpu))
 
 
-def main(argv: list[str] | None = None) -> int:
+def measure_cfs_period(live: str, tag: str, cpus: float, period_ms: float, floor: Path, *, path: str,
+                       body: object, args: argparse.Namespace) -> None:
+    """The limited closed loop, policy and floor, at the same CPU share over another CFS period."""
+    period_us = round(period_ms * 1000)
+    print(f"CPU limit {cpus:g} over a {period_ms:g} ms CFS period (quota {cpus * period_ms:g} ms per period):")
+    for what, bundle in (("policy", None), ("floor", floor)):
+        name = f"{tag}-cfs-{period_us}-{what}"
+        with spare_opa(live, name, cpus, bundle, cfs_period_us=period_us) as (host, port):
+            print(closed_loop_line(f"allow ({what})", host, port, request=post_bytes(host, port, path, body),
+                                   want=b'"result":true', args=args, cpu=cpu_seconds(name)))
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="policy_latency", description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", default="compose", choices=TARGET_NAMES)
     parser.add_argument("--endpoints", default=None, help="endpoints file for --target=external")
@@ -154,7 +185,50 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the spare OPAs (limited/unlimited); measure the target's OPA only")
     parser.add_argument("--no-floor", action="store_true",
                         help="skip the one-rule floor measurement at the CPU limit")
-    args = parser.parse_args(argv)
+    parser.add_argument("--cfs-periods", type=cfs_periods, default=[], metavar="MS[,MS]",
+                        help="also run the limited closed loops (policy and floor) at the same CPU share "
+                             "over these CFS periods (the kernel's default is 100 ms)")
+    parser.add_argument("--quiet-stack", action="store_true",
+                        help="also measure the unlimited spare with the stack's other containers paused "
+                             "(all but vault; unpaused after, also on Ctrl-C): what the stack's own work "
+                             "adds to the tail")
+    return parser
+
+
+def measure_spares(project: str, *, cases: dict[str, object], path: str, debug_path: str,
+                   args: argparse.Namespace) -> None:
+    """Items 3-5 of the module docstring, on spare copies of the project's OPA."""
+    live = docker_project.container_ids(project, "opa")[0]
+    limit = live_cpu_limit(live)
+    tag = f"{project}-bench-{os.getpid()}"
+    for cpus, what in ((limit, f"spare OPA at the stack's CPU limit ({limit or 'none'} CPU)"),
+                       (None, "spare OPA without CPU limit")):
+        name = f"{tag}-{'limited' if cpus else 'unlimited'}"
+        with spare_opa(live, name, cpus) as (host, port):
+            measure_opa(what, host, port, path=path, cases=cases, args=args, concurrent=True,
+                        cpu=cpu_seconds(name), debug_path=debug_path)
+    if args.quiet_stack:
+        with spare_opa(live, f"{tag}-quiet", None) as (host, port), paused(project, QUIET_KEEP) as ids:
+            measure_opa(f"spare OPA without CPU limit, {len(ids)} other containers of the stack paused "
+                        f"(all but {', '.join(QUIET_KEEP)})", host, port, path=path, cases=cases,
+                        args=args, concurrent=True, cpu=cpu_seconds(f"{tag}-quiet"), debug_path=debug_path)
+    periods = args.cfs_periods if limit else []
+    if args.no_floor and not periods:
+        return
+    with tempfile.TemporaryDirectory(prefix="soma-bench-floor-") as work:
+        floor = floor_bundle(Path(work))
+        if not args.no_floor:
+            with spare_opa(live, f"{tag}-floor", limit, floor) as (host, port):
+                measure_opa(f"floor: one-rule policy, same server and CPU limit ({limit or 'none'} CPU)",
+                            host, port, path=path, cases={"allow": cases["allow"]}, args=args,
+                            concurrent=True, cpu=cpu_seconds(f"{tag}-floor"))
+        for period in periods:
+            assert limit is not None  # periods is empty without a limit
+            measure_cfs_period(live, tag, limit, period, floor, path=path, body=cases["allow"], args=args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     cat = catalog_mod.load()
     try:
         opts = TargetOptions(endpoints_file=args.endpoints, project_name=args.project_name,
@@ -167,7 +241,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"policy_latency: {exc}", file=sys.stderr)
         return 2
     path = str(cat.policy["decision_path"])
-    debug_path = str(cat.policy["debug_path"])
     _, picks = golden()
     tokens: dict[tuple[str, str], str] = {}
 
@@ -186,21 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         measure_opa(f"the target's OPA ({args.target})", ep.host, ep.port, path=path, cases=cases, args=args,
                     concurrent=not spares)
         if project is not None and spares:
-            live = docker_project.container_ids(project, "opa")[0]
-            limit = live_cpu_limit(live)
-            tag = f"{project}-bench-{os.getpid()}"
-            for cpus, what in ((limit, f"spare OPA at the stack's CPU limit ({limit or 'none'} CPU)"),
-                               (None, "spare OPA without CPU limit")):
-                name = f"{tag}-{'limited' if cpus else 'unlimited'}"
-                with spare_opa(live, name, cpus) as (host, port):
-                    measure_opa(what, host, port, path=path, cases=cases, args=args, concurrent=True,
-                                cpu=cpu_seconds(name), debug_path=debug_path)
-            if not args.no_floor:
-                with tempfile.TemporaryDirectory(prefix="soma-bench-floor-") as work, \
-                        spare_opa(live, f"{tag}-floor", limit, floor_bundle(Path(work))) as (host, port):
-                    measure_opa(f"floor: one-rule policy, same server and CPU limit ({limit or 'none'} CPU)",
-                                host, port, path=path, cases={"allow": cases["allow"]}, args=args,
-                                concurrent=True, cpu=cpu_seconds(f"{tag}-floor"))
+            measure_spares(project, cases=cases, path=path, debug_path=str(cat.policy["debug_path"]), args=args)
         print(f"  (targets, issue 14: in-process eval median <= {TARGETS['eval_median_us']} µs; sequential p99 "
               f"unlimited <= {TARGETS['seq_p99_unlimited_ms']} ms; at the CPU limit with {args.clients} "
               f"clients >= {TARGETS['limited_rate']}/s and p99 <= {TARGETS['limited_p99_ms']} ms)")

@@ -45,10 +45,13 @@ def live_cpu_limit(container: str) -> float | None:
 
 
 @contextmanager
-def spare_opa(live: str, name: str, cpus: float | None, bundle: Path | None = None) -> Iterator[tuple[str, int]]:
+def spare_opa(live: str, name: str, cpus: float | None, bundle: Path | None = None, *,
+              cfs_period_us: int | None = None) -> Iterator[tuple[str, int]]:
     """Start a copy of the OPA container `live` limited to `cpus` (None: unlimited), serving
     `bundle` instead of the live one when given; yields its (address, port) on the stack
-    network once /health?bundles answers 200."""
+    network once /health?bundles answers 200. `cfs_period_us` gives the same CPU share over
+    another CFS period (the kernel's default is 100 ms: a busy container runs its quota, then
+    waits out the rest of the period)."""
     info = json.loads(_docker("inspect", live))[0]
     cmd = list(info["Config"]["Cmd"])
     port = int(next((a.split("=", 1)[1] for a in cmd if a.startswith("--addr=")), OPA_DEFAULT_ADDR).rsplit(":", 1)[1])
@@ -59,7 +62,9 @@ def spare_opa(live: str, name: str, cpus: float | None, bundle: Path | None = No
     args = ["run", "-d", "--rm", "--name", name, "--network", network,
             "--memory", str(info["HostConfig"].get("Memory") or "512m"), "--read-only",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true"]
-    if cpus:
+    if cpus and cfs_period_us:
+        args += ["--cpu-period", str(cfs_period_us), "--cpu-quota", str(round(cpus * cfs_period_us))]
+    elif cpus:
         args += ["--cpus", f"{cpus:g}"]
     swapped = False
     for mount in info["Mounts"]:

@@ -1,6 +1,6 @@
 """The bench's helpers: the spare OPA, a copy of the live container (docker faked here),
-optionally with another bundle, measured at its address on the stack network; the floor
-bundle; the JWKS size its header names."""
+optionally with another bundle or CFS period, measured at its address on the stack
+network; the floor bundle; the JWKS size its header names; --cfs-periods."""
 
 from __future__ import annotations
 
@@ -64,6 +64,23 @@ def test_another_bundle_replaces_only_the_served_one(docker: list[list[str]], tm
     assert f"{floor}:/bundle/soma.tar.gz:ro" in args
     assert "/repo/build/opa/soma.tar.gz:/bundle/soma.tar.gz:ro" not in args
     assert "/repo/infra/config/opa/opa.yaml:/config/opa.yaml:ro" in args and "--cpus" not in args
+
+
+def test_another_cfs_period_keeps_the_cpu_share(docker: list[list[str]]) -> None:
+    with spare_opa.spare_opa("live", "spare", 0.2, cfs_period_us=10_000):
+        pass
+    args = run_args(docker)
+    assert args[args.index("--cpu-period") + 1] == "10000" and args[args.index("--cpu-quota") + 1] == "2000"
+    assert "--cpus" not in args
+
+
+def test_cfs_periods_are_milliseconds_within_the_kernels_bounds() -> None:
+    parser = policy_latency.build_parser()
+    assert parser.parse_args(["--cfs-periods", "10,5"]).cfs_periods == [10.0, 5.0]
+    assert parser.parse_args([]).cfs_periods == []
+    for bad in ("0.5", "ten", "2000", ","):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--cfs-periods", bad])
 
 
 def test_a_bundle_that_is_not_a_mounted_file_cannot_be_swapped(monkeypatch: pytest.MonkeyPatch,
