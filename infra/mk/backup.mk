@@ -10,10 +10,10 @@ PG_KIND_EXEC  = kubectl --context $(KUBE_CONTEXT) -n soma-infra exec -i postgres
 PG_BACKUP     = bash infra/scripts/pg-backup.sh
 NEED_FROM     = @[ -n "$(FROM)" ] || { echo "restore: FROM=<backup folder> is required, e.g. FROM=$(BACKUP_DIR)/$$(ls $(BACKUP_DIR) 2>/dev/null | tail -n1)" >&2; exit 2; }
 
-backup: ## pg_dump (custom format) of every database + roles into $(BACKUP_DIR)/<UTC>/
+backup: env ## pg_dump (custom format) of every database + roles into $(BACKUP_DIR)/<UTC>/
 	@PG_EXEC="$(COMPOSE) exec -T postgres" $(PG_BACKUP) backup "$(BACKUP_DIR)/$$(date -u +%Y%m%dT%H%M%SZ)"
 
-restore: ## restore a backup folder into the running stack: make restore FROM=backups/<UTC>
+restore: env ## restore a backup folder into the running stack: make restore FROM=backups/<UTC>
 	$(NEED_FROM)
 	@PG_EXEC="$(COMPOSE) exec -T postgres" $(PG_BACKUP) restore "$(FROM)"
 

@@ -47,13 +47,13 @@ up: docker env bundle ## install what is missing, build images, start the stack,
 	@$(STEP) "OPA serves the built bundle" bash infra/scripts/opa-rollout.sh $(COMPOSE)
 	@$(MAKE) --no-print-directory status
 
-down: | env ## stop the stack (volumes kept; `make down V=1` removes them)
+down: env ## stop the stack (volumes kept; `make down V=1` removes them)
 	@$(COMPOSE) down --remove-orphans $(if $(V),-v,)
 
-status: | env ## one line per service with its health
+status: env ## one line per service with its health
 	@$(COMPOSE) ps -a --format 'table {{.Service}}\t{{.Status}}\t{{.Ports}}'
 
-logs: | env ## follow the stack's logs
+logs: env ## follow the stack's logs
 	@$(COMPOSE) logs -f --tail=100
 
 measure: ## print warm start time, memory (and `make measure COLD=1`: cold image build time)
