@@ -9,14 +9,16 @@ kind-tools: ## build kind's node programs: crictl, CoreDNS, kube-router, local-p
 kind-image: docker ## assemble the offline Kind node image (cached by a hash of its pinned inputs)
 	@$(STEP) "Kind node image" bash infra/scripts/kind-node-image.sh
 
-kind-up: docker helm-tools images bundle ## node image, cluster soma, images, chart (dev overlay), all pods Ready
-	@bash infra/scripts/kind-cluster.sh up
+# OVERLAY=dev (cluster soma, one node) or prod (cluster soma-prod, three nodes, HA overlay)
+OVERLAY ?= dev
+kind-up: docker helm-tools images bundle ## node image, cluster soma, images, chart (dev overlay), all pods Ready; OVERLAY=prod: 3-node soma-prod
+	@OVERLAY=$(OVERLAY) bash infra/scripts/kind-cluster.sh up
 
-kind-down: ## delete the Kind cluster soma
-	@bash infra/scripts/kind-cluster.sh down
+kind-down: ## delete the Kind cluster soma (OVERLAY=prod: soma-prod)
+	@OVERLAY=$(OVERLAY) bash infra/scripts/kind-cluster.sh down
 
-kind-status: ## pods of the Kind cluster soma
-	@bash infra/scripts/kind-cluster.sh status
+kind-status: ## pods of the Kind cluster soma (OVERLAY=prod: soma-prod)
+	@OVERLAY=$(OVERLAY) bash infra/scripts/kind-cluster.sh status
 
 kind-measure: ## print cold node-image build time, warm kind-up time to all pods Ready, cluster memory (COLD=1 rebuilds the image)
 	@bash infra/scripts/kind-measure.sh $(if $(COLD),cold,)

@@ -4,6 +4,9 @@
 #         from infra/kind/soma-kind.yaml, created only if missing or on another node
 #         image -> the stack's images loaded into the node (kind skips those present)
 #         -> chart installed/upgraded with the dev overlay -> every pod Ready.
+#         OVERLAY=prod: cluster `soma-prod` (context kind-soma-prod, three schedulable
+#         nodes, infra/kind/soma-kind-prod.yaml) with the prod overlay, its credentials
+#         Secret made from random values when missing.
 #   down: delete the cluster.
 #   release CHART_DIR: helm upgrade of the release from that chart folder, every pod Ready.
 # kind runs with the project's own binaries ($SOMA_CACHE/bin) and, when this Docker
@@ -11,13 +14,21 @@
 # the shim first on PATH for kind only.
 # Env: KIND_UP_TIMEOUT (seconds to wait for pods, default 900).
 . "$(dirname "$0")/lib.sh"
-cluster=soma
-context=kind-$cluster
-config="$root/infra/kind/soma-kind.yaml"
 chart="$root/infra/helm/soma-infra"
+overlay=${OVERLAY:-dev}
+case "$overlay" in
+  dev) cluster=soma config="$root/infra/kind/soma-kind.yaml"
+       values=("$chart/values-dev.yaml" "$root/infra/kind/values-kind.yaml") ;;
+  prod) cluster=soma-prod config="$root/infra/kind/soma-kind-prod.yaml"
+        values=("$chart/values-prod.yaml" "$root/infra/kind/values-kind-prod.yaml") ;;
+  *) echo "kind-cluster.sh: OVERLAY=$overlay: choose dev or prod" >&2; exit 2 ;;
+esac
+context=kind-$cluster
 release=soma-infra
 namespace=soma-infra
 timeout_s=${KIND_UP_TIMEOUT:-900}
+values_args=()
+for v in "${values[@]}"; do values_args+=(-f "$v"); done
 export PATH="$cache/bin:$PATH"
 log() { echo "kind-cluster: $*" >&2; }
 
@@ -33,7 +44,7 @@ kind_() { PATH=$(kind_path) kind "$@"; }
 
 # the chart's images, except those the kind overlay disables (Grafana: no offline image)
 chart_images() {
-  helm template "$release" "$chart" -f "$chart/values-dev.yaml" -f "$root/infra/kind/values-kind.yaml" \
+  helm template "$release" "$chart" "${values_args[@]}" \
     | sed -n 's/^ *image: *"\{0,1\}\([^" ]*\)"\{0,1\} *$/\1/p' | sort -u
 }
 
@@ -54,6 +65,7 @@ up() {
     kind_ create cluster --name "$cluster" --config "$config" --image "$tag" --wait 5m
   fi
   kubectl config use-context "$context" >/dev/null
+  schedulable_control_plane
   local images=() missing=() i
   # the chart's images, plus the suite's in-network probe (pods the kind target starts)
   # the chart renders only with its synced files (catalog, config, bundle): a fresh clone has none
@@ -69,6 +81,7 @@ up() {
   log "loading ${#images[@]} images into the node (present ones are skipped)"
   kind_ load docker-image --name "$cluster" "${images[@]}" >/dev/null
   release_namespace
+  credentials_secret
   install "$chart"
   log "cluster $cluster up: every pod Ready in $((SECONDS - t0))s"
 }
@@ -79,8 +92,7 @@ up() {
 install() {
   log "installing the chart $1 (helm upgrade --install -n $namespace)"
   helm upgrade --install "$release" "$1" --kube-context "$context" --namespace "$namespace" \
-    -f "$chart/values-dev.yaml" -f "$root/infra/kind/values-kind.yaml" \
-    --wait --timeout "${timeout_s}s" >/dev/null
+    "${values_args[@]}" --wait --timeout "${timeout_s}s" >/dev/null
   wait_ready
 }
 
@@ -103,6 +115,29 @@ metadata:
   labels: {app.kubernetes.io/managed-by: Helm}
   annotations: {meta.helm.sh/release-name: $release, meta.helm.sh/release-namespace: $namespace}
 YAML
+}
+
+# A multi-node cluster's control plane carries NoSchedule: lift it, so the prod overlay's
+# three replicas of each quorum get three nodes (the nodes are all this machine anyway).
+schedulable_control_plane() {
+  [ "$overlay" = prod ] || return 0
+  kubectl --context "$context" taint nodes "$cluster-control-plane" \
+    node-role.kubernetes.io/control-plane:NoSchedule- >/dev/null 2>&1 || true
+}
+
+# Staging and prod read credentials from an existing Secret (never the chart's dev one):
+# on this throwaway cluster, made once from random values with the keys the chart reads.
+credentials_secret() {
+  [ "$overlay" = prod ] || return 0
+  local name=soma-infra-credentials
+  kubectl --context "$context" -n "$namespace" get secret "$name" >/dev/null 2>&1 && return 0
+  local args=() key
+  for key in POSTGRES_PASSWORD REDIS_PASSWORD VAULT_DEV_ROOT_TOKEN; do
+    args+=("--from-literal=$key=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')")
+  done
+  kubectl --context "$context" -n "$namespace" create secret generic "$name" \
+    --from-literal=POSTGRES_USER=soma --from-literal=POSTGRES_DB=soma "${args[@]}" >/dev/null
+  log "created Secret $namespace/$name (random credentials)"
 }
 
 # every pod of every namespace Ready (Jobs' finished pods excepted)

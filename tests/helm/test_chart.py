@@ -3,6 +3,7 @@ promise: catalog Services and ports, NOTES from the catalog, sizing, dev-only se
 
 from __future__ import annotations
 
+import json
 import re
 import tarfile
 from pathlib import Path
@@ -262,6 +263,25 @@ def test_kind_config() -> None:
     assert "--run-firewall=true" in args and "--run-service-proxy=false" in args
     assert "--enable-overlay=false" in args
     assert not any("kindnet" in str(d) for d in cni)
+    # multi-node pod networking: the router routes each node's podCIDR, and writes that
+    # podCIDR into a CNI conf with no fixed subnet; no masquerade between pods (a
+    # podSelector allow must see the client pod's own IP, not its node's)
+    assert "--run-router=true" in args and "--enable-cni=true" in args
+    conf = json.loads(next(d for d in cni if d["kind"] == "ConfigMap")["data"]["cni-conf.json"])
+    bridge = next(p for p in conf["plugins"] if p["type"] == "bridge")
+    assert bridge["ipMasq"] is False and bridge["ipam"] == {"type": "host-local"}
+
+
+def test_kind_prod_config_is_the_dev_one_with_three_nodes() -> None:
+    """infra/kind/soma-kind-prod.yaml (make kind-up OVERLAY=prod): cluster soma-prod with
+    three nodes; everything else as the dev cluster's config, so both run the same image."""
+    import yaml
+    dev = yaml.safe_load((chart.ROOT / "infra/kind/soma-kind.yaml").read_text(encoding="utf-8"))
+    prod = yaml.safe_load((chart.ROOT / "infra/kind/soma-kind-prod.yaml").read_text(encoding="utf-8"))
+    assert prod["name"] == "soma-prod"
+    assert [n["role"] for n in prod["nodes"]] == ["control-plane", "worker", "worker"]
+    assert {k: v for k, v in prod.items() if k not in ("name", "nodes")} == \
+        {k: v for k, v in dev.items() if k not in ("name", "nodes")}
 
 
 @pytest.mark.parametrize("overlay", chart.OVERLAYS)
