@@ -20,8 +20,8 @@ test-observability: deps images env bundle $(PROM_FAST) ## promtool check config
 
 # Tracing proven live (issue 15): OPA + Jaeger (profile `tracing`) on a project of its own;
 # the contract passes, fails under the seeded fault otlp-wrong-endpoint, skips when off.
-# Passed here (3 tests, 104 s). Not in TEST_STACKS yet: the Jaeger image needs `go-tools.sh
-# jaeger`, a 2,327-package Go build (~77 min wall cold on this machine; docs/infra/OBSERVABILITY.md).
+# Not in TEST_STACKS yet: the Jaeger image needs `go-tools.sh jaeger`, a 2,327-package Go
+# build, the longest cold build of the project (docs/infra/MEASUREMENTS.md).
 test-tracing: deps env bundle ## tracing contract live: passes with Jaeger, fails on a wrong endpoint, skips when off
 	@$(STEP) "build images: opa jaeger" bash infra/scripts/build-images.sh opa jaeger
 	@$(PYTEST) tests/tracing -q -rP -p no:randomly
