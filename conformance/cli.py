@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from conformance import __version__, endpoints_cli, stability
+from conformance import __version__, endpoints_cli
 from conformance import catalog as catalog_mod
 from conformance.errors import USAGE_EXIT, UsageError
 from conformance.report import cli as report_cli
@@ -194,6 +194,23 @@ def _run(ns: argparse.Namespace) -> int:
     return int(pytest.main(["--pyargs", "conformance", *ns.pytest_args]))
 
 
+def _stability_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs", type=int, default=20, help="consecutive runs (default 20)")
+    p.epilog = "pytest arguments for each run go after --, e.g. -- --target=compose (the default)"
+
+
+def _stability(ns: argparse.Namespace) -> int:
+    """Runs from this repo's harness: a checkout has it, the installed suite does not."""
+    try:
+        from harness import stability
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("harness", "harness.stability"):
+            raise
+        raise UsageError("stability: the stability runner comes with a checkout of soma-infra "
+                         "(harness/stability.py, `make stability`), not with the installed suite") from None
+    return stability.main(ns)
+
+
 # commands whose extra arguments are pytest's: `run` takes all of them, the others those after `--`
 PASSTHROUGH_ALL = frozenset({"run"})
 PASSTHROUGH_AFTER_DASHDASH = frozenset({"stability", "nightly"})
@@ -205,7 +222,7 @@ COMMANDS: dict[str, Command] = {
                      _identity_env),
     "run": (_run_args, _run),
     "report": (report_cli.report_args, report_cli.report),
-    "stability": (stability.add_args, stability.main),
+    "stability": (_stability_args, _stability),
     "nightly": (report_cli.nightly_args, report_cli.nightly),
     "endpoints": (endpoints_cli.add_args, endpoints_cli.main),
 }

@@ -16,8 +16,8 @@ import subprocess
 from pathlib import Path
 
 from conformance import opa_bundle
-from conformance.faults.runner import SuiteRun, run_suite
 from conformance.policy_revision import revision
+from harness.faults.runner import SuiteRun, run_suite
 from tests.kind.test_live_faults import CONTEXT, NAMESPACE, SUITE_TIMEOUT_S, cluster_up
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -97,3 +97,12 @@ def test_usage_exit_is_pytests_and_every_entry_point_uses_it(tmp_path: Path) -> 
     proc = soma("report", str(bad), cwd=tmp_path)
     assert proc.returncode == USAGE_EXIT, (proc.stdout, proc.stderr)
     assert len([ln for ln in proc.stderr.splitlines() if ln.strip()]) == 1, proc.stderr
+
+
+def test_stability_without_the_harness_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Installed from the wheel there is no harness/: the command says where it lives."""
+    monkeypatch.setitem(sys.modules, "harness", None)  # `import harness` now fails as if absent
+    assert cli.main(["stability", "--runs", "1"]) == USAGE_EXIT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "comes with a checkout of soma-infra" in err, err
