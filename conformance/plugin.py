@@ -21,7 +21,9 @@ import pytest
 from conformance import catalog as catalog_mod
 from conformance import report, runmode
 from conformance import waivers as waivers_mod
+from conformance.access import Credentials, Endpoint
 from conformance.errors import TargetError, UsageError
+from conformance.inside.checks import InsideResult
 from conformance.readiness_wait import wait_ready
 from conformance.resources import PACKAGE_DIR
 from conformance.session import (
@@ -35,7 +37,7 @@ from conformance.session import (
     target_name,
 )
 from conformance.targets import TARGET_NAMES, make_target, usage
-from conformance.targets.base import Credentials, Endpoint, InsideResult, Target, TargetOptions
+from conformance.targets.base import Target, TargetOptions
 
 DEFAULT_TIMEOUT_S = 60
 DEFAULT_PROBE_IMAGE = "soma-infra/probe:local"

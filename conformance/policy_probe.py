@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from conformance import tls
+from conformance.access import Endpoint
 from conformance.catalog import Catalog
 from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Endpoint
 
 Mint = Callable[[str, str], str]
 CONNECT_TIMEOUT_S = clients.CONNECT_TIMEOUT_S

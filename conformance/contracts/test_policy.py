@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from conformance import runmode
+from conformance.access import Endpoint
 from conformance.catalog import Catalog
 from conformance.identity.tokens import DevIssuer, IssuerError
 from conformance.policy_cases import (
@@ -33,7 +34,6 @@ from conformance.policy_probe import DecisionClient
 from conformance.policy_revision import revision
 from conformance.probes.clients import ContractFailure
 from conformance.resources import data_path
-from conformance.targets.base import Endpoint
 
 Mint = Callable[[str, str], str]
 Identity = tuple[str, str]

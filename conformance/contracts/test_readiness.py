@@ -12,10 +12,11 @@ from collections.abc import Callable
 import pytest
 
 from conformance import health
+from conformance.access import Credentials, Endpoint
 from conformance.catalog import Catalog
 from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Credentials, Endpoint, Target
+from conformance.targets.base import Target
 
 Get = Callable[[str], Endpoint]
 Gate = Callable[[str], None]

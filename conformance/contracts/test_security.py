@@ -20,9 +20,10 @@ import pytest
 
 from conformance.catalog import load
 from conformance.errors import TargetError
+from conformance.inside.checks import InsideResult
 from conformance.probes.clients import ContractFailure
 from conformance.security.pod_templates import pod_templates
-from conformance.targets.base import InsideResult, KubernetesAccess, Target
+from conformance.targets.base import KubernetesAccess, Target
 from conformance.targets.kind import privileged_pod
 
 # the controllers whose templates make the namespace's pods (ReplicaSets are left out: a

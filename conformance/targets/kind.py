@@ -38,20 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from conformance.access import Credentials, Endpoint
 from conformance.errors import TargetError
-from conformance.probes import inside as inside_probe
+from conformance.inside.checks import PROBE_SCRIPT, InsideCheck, InsideResult, decode_results, encode_checks
 from conformance.process import completed, run
-from conformance.targets.base import (
-    Credentials,
-    Endpoint,
-    InsideCheck,
-    InsideResult,
-    KubernetesAccess,
-    Target,
-    Tracing,
-    decode_results,
-    encode_checks,
-)
+from conformance.targets.base import KubernetesAccess, Target, Tracing
 from conformance.waiting import WaitTimeout, wait_until
 
 FORWARD_RE = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
@@ -487,7 +478,7 @@ class KindTarget(Target):
                    settle_s: int = 0, namespace: str | None = None) -> list[InsideResult]:
         pod = f"soma-probe-{secrets.token_hex(3)}"
         where = namespace or self.namespace
-        script = Path(inside_probe.__file__).read_text(encoding="utf-8")
+        script = PROBE_SCRIPT.read_text(encoding="utf-8")
         overrides = probe_pod_overrides(pod, self.options.probe_image, labelled, script,
                                         encode_checks(checks), settle_s=settle_s)
         out = run(probe_run_cmd(self.context, where, pod, self.options.probe_image, overrides),

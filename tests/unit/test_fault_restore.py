@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conformance.targets.base import Endpoint
+from conformance.access import Endpoint
 from harness.faults import engine as engine_mod
 from harness.faults.engine import FaultEngine
 from harness.faults.model import Fault

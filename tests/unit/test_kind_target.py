@@ -13,9 +13,11 @@ import pytest
 import yaml
 
 from conformance import catalog
+from conformance.access import Endpoint
 from conformance.errors import TargetError
+from conformance.inside.checks import InsideResult
 from conformance.targets import kind
-from conformance.targets.base import Endpoint, InsideResult, TargetOptions
+from conformance.targets.base import TargetOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "infra" / "helm" / "soma-infra"

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
+from conformance.access import Endpoint
 from conformance.catalog import load
 from conformance.observability import checks
 from conformance.observability import dashboards as dash
 from conformance.observability.promapi import Prometheus
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Endpoint
 
 REPO = Path(__file__).resolve().parents[2]
 PROM = REPO / "infra/config/prometheus"
