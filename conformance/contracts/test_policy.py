@@ -22,7 +22,7 @@ from conformance import runmode
 from conformance.access import Endpoint
 from conformance.catalog import Catalog
 from conformance.identity.tokens import DevIssuer, IssuerError
-from conformance.policy_cases import (
+from conformance.policy.cases import (
     GoldenCase,
     build_input,
     golden,
@@ -30,8 +30,8 @@ from conformance.policy_cases import (
     policy_data,
     schema_valid,
 )
-from conformance.policy_probe import DecisionClient
-from conformance.policy_revision import revision
+from conformance.policy.probe import DecisionClient
+from conformance.policy.revision import revision
 from conformance.probes.clients import ContractFailure
 from conformance.resources import data_path
 

@@ -39,8 +39,8 @@ from conformance import catalog as catalog_mod
 from conformance import docker_engine, tls
 from conformance.errors import TargetError, UsageError
 from conformance.identity.tokens import DevIssuer, IssuerError
-from conformance.opa_bundle import build as build_bundle
-from conformance.policy_cases import golden, golden_case
+from conformance.policy.bundle import build as build_bundle
+from conformance.policy.cases import golden, golden_case
 from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
 from conformance.targets import TARGET_NAMES, docker_project, make_target

@@ -20,7 +20,7 @@ import yaml
 from conformance.catalog import load as load_catalog
 from conformance.observability import checks, dashboards
 from conformance.observability.promapi import Prometheus
-from conformance.opa_bundle import opa_build
+from conformance.policy.bundle import opa_build
 from conformance.probes.clients import ContractFailure
 from conformance.resources import REPO_ROOT
 from conformance.targets.compose import ComposeTarget

@@ -24,7 +24,7 @@ import yaml
 from conformance import catalog
 from conformance.docker_engine import container_state
 from conformance.errors import TargetError
-from conformance.opa_bundle import opa_build
+from conformance.policy.bundle import opa_build
 from conformance.resources import REPO_ROOT
 from conformance.targets import docker_project
 from conformance.targets.base import TargetOptions

@@ -14,9 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conformance import catalog, policy_probe
+from conformance import catalog
 from conformance.access import Endpoint
-from conformance.policy_probe import DecisionClient
+from conformance.policy import probe as policy_probe
+from conformance.policy.probe import DecisionClient
 from conformance.probes.clients import ContractFailure
 
 READ_TIMEOUT_S = 0.3
