@@ -20,7 +20,7 @@ CLI_TIMEOUT_S = 120
 def soma(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "conformance.cli", *args], capture_output=True, text=True,
                           timeout=CLI_TIMEOUT_S, cwd=cwd, check=False,
-                          env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])})
+                          env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[2])})
 
 
 @pytest.mark.parametrize(
