@@ -77,7 +77,7 @@ def evidence_of(props: Iterable[tuple[str, Any]]) -> dict[str, Any]:
 class Tallies:
     """What the terminal summary lists: `record_property("measurement", text)` lines, each
     area's time (setup, call and teardown of its tests) and the contracts skipped as
-    disruptive or waived."""
+    disruptive (the waived ones it lists from the waivers themselves)."""
 
     measurements: list[str] = field(default_factory=list)
     area_seconds: dict[str, float] = field(default_factory=dict)
