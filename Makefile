@@ -33,7 +33,7 @@ conformance: deps up ## all set-up, then the full suite against the stack, with 
 	@$(SUITE_COMPOSE) -p no:cacheprovider
 
 lint: deps ## ruff, mypy --strict and shellcheck
-	@$(PYTHON) -m ruff check conformance tests
+	@$(PYTHON) -m ruff check conformance harness tests
 	@$(PYTHON) -m mypy
 	@PYTHON=$(PYTHON) bash infra/scripts/shellcheck.sh
 

@@ -1,6 +1,8 @@
 """The Docker Engine through its SDK (the `docker` package, installed with testcontainers):
 typed inspect documents instead of matching `docker inspect -f` text, with a bounded time
-on every call. The compose CLI stays the tool for compose itself."""
+on every call. The compose CLI stays the tool for compose itself. Also what runs in a
+compose project (its containers, their processes' uids, their images): the compose target
+lists its images from it and the security contracts judge it."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ from typing import Any
 from conformance.errors import TargetError
 
 SDK_TIMEOUT_S = 30
+# `docker save` of a large image may take minutes before the first byte on a busy engine
+SAVE_TIMEOUT_S = 600
+COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 
 
 def client(timeout: float = SDK_TIMEOUT_S) -> Any:
@@ -79,3 +84,44 @@ def container_states(ids: list[str], what: str, timeout: float = SDK_TIMEOUT_S) 
 def container_state(cid: str, what: str, timeout: float = SDK_TIMEOUT_S) -> ContainerState:
     """The state of one container."""
     return container_states([cid], what, timeout)[0]
+
+
+@dataclass(frozen=True)
+class RunningContainer:
+    """What the security contracts need of one running container."""
+
+    service: str
+    name: str
+    attrs: dict[str, Any]  # the Engine API's ContainerInspect document
+    uids: tuple[int, ...]  # uids of the processes running in it (docker top)
+
+    @property
+    def label(self) -> str:
+        return f"{self.service} ({self.name})"
+
+
+def process_uids(container: Any) -> tuple[int, ...]:
+    """Uids of every process in the container, as the host's ps sees them."""
+    top = container.top(ps_args="-o pid,uid")
+    col = [str(t).upper() for t in top.get("Titles", [])].index("UID")
+    return tuple(int(row[col]) for row in top.get("Processes") or [])
+
+
+def running_containers(project: str) -> list[RunningContainer]:
+    """Every running container of the compose project (labelled by compose)."""
+    sdk = client()
+    try:
+        found = sdk.containers.list(filters={"label": f"com.docker.compose.project={project}",
+                                             "status": "running"})
+        out = []
+        for c in found:
+            attrs = dict(c.attrs)
+            labels = (attrs.get("Config") or {}).get("Labels") or {}
+            out.append(RunningContainer(service=str(labels.get(COMPOSE_SERVICE_LABEL, c.name)),
+                                        name=str(c.name), attrs=attrs, uids=process_uids(c)))
+    except Exception as exc:  # noqa: BLE001 - an Engine API error names the project
+        raise TargetError(f"inspecting the containers of compose project {project}: "
+                          f"{type(exc).__name__}: {exc}") from None
+    finally:
+        sdk.close()
+    return sorted(out, key=lambda r: r.service)

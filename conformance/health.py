@@ -18,9 +18,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from conformance.access import Endpoint
 from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Endpoint
 
 # kinds whose readiness test is a protocol check of its own (clients.postgres_select_1,
 # redis_ping, kafka_metadata), not a generic checker

@@ -1,8 +1,7 @@
-"""How this run may behave, set once by the plugin from its options.
-
-Contract modules read it at import (collection comes after configure), so `--mode=quick`
-shrinks their example counts and `--allow-disruptive` gates the checks that change state.
-Kept in-process on purpose: nothing here touches the environment of other code.
+"""How this run may behave, decided once by the plugin from its options and kept in the
+session's stash (conformance.session.run_mode). Contracts read it at run time through
+fixtures: `--mode=quick` shrinks their example counts, `--allow-disruptive` gates the
+checks that change state. Nothing here touches the environment of other code.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ QUICK_DIVISOR = 20  # quick: 1/20 of the full example count
 QUICK_MIN_EXAMPLES = 50
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunMode:
     mode: str = "full"
     allow_disruptive: bool = True
@@ -26,15 +25,11 @@ class RunMode:
     def quick(self) -> bool:
         return self.mode == "quick"
 
-
-CURRENT = RunMode()
-
-
-def examples(full: int) -> int:
-    """The property-test example count for this run: the full count, or a small one in quick mode."""
-    if not CURRENT.quick:
-        return full
-    return max(min(full, QUICK_MIN_EXAMPLES), full // QUICK_DIVISOR)
+    def examples(self, full: int) -> int:
+        """The property-test example count for this run: the full count, or a small one in quick mode."""
+        if not self.quick:
+            return full
+        return max(min(full, QUICK_MIN_EXAMPLES), full // QUICK_DIVISOR)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")

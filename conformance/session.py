@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conformance import waivers as waivers_mod
+from conformance.runmode import RunMode
 from conformance.targets.base import Target
 
 TARGET_KEY = pytest.StashKey[Target]()
@@ -18,11 +19,17 @@ SETUP_DONE_KEY = pytest.StashKey[bool]()
 ACTIVE_KEY = pytest.StashKey[bool]()
 PREFLIGHT_DONE_KEY = pytest.StashKey[bool]()
 WAIVERS_KEY = pytest.StashKey[dict[str, waivers_mod.Waiver]]()
+RUN_MODE_KEY = pytest.StashKey[RunMode]()
 
 
 def is_active(config: pytest.Config) -> bool:
     """Whether the suite was turned on in this run (the plugin stays inert otherwise)."""
     return config.stash.get(ACTIVE_KEY, False)
+
+
+def run_mode(config: pytest.Config) -> RunMode:
+    """--mode and --allow-disruptive as the plugin decided them (full and writable until then)."""
+    return config.stash.get(RUN_MODE_KEY, RunMode())
 
 
 def target_name(config: pytest.Config) -> str:

@@ -7,7 +7,7 @@ test-policy: ## OPA policy: check --strict, fmt clean, opa test with exactly 100
 	@bash infra/scripts/policy-test.sh
 
 bench-policy: deps ## decision cost: sequential p50/p99, OPA eval time, 8-client load at the stack's CPU limit and unlimited
-	@$(PYTHON) -m conformance.bench.policy_latency $(BENCH_ARGS)
+	@$(PYTHON) -m harness.bench.policy_latency $(BENCH_ARGS)
 
 test-policy-faults: deps ## seeded policy faults on a spare OPA beside the running stack: each must be caught
 	@$(PYTEST) tests/live/test_policy_faults.py -q -s

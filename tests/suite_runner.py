@@ -1,5 +1,5 @@
 """Re-export: the subprocess suite runner lives with the fault harness that uses it."""
 
-from conformance.faults.runner import SuiteRun, run_suite
+from harness.faults.runner import SuiteRun, run_suite
 
 __all__ = ["SuiteRun", "run_suite"]

@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
+from conformance.access import Credentials, Endpoint
 from conformance.catalog import Catalog
 from conformance.identity.checks import Issuer
 from conformance.identity.tokens import DevIssuer, IssuerError
 from conformance.identity.under_test import Factory, Validator, load_factory
-from conformance.targets.base import Credentials, Endpoint, Target
+from conformance.targets.base import Target
 
 Mint = Callable[[str, str], str]
 

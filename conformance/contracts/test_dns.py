@@ -8,8 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from conformance.catalog import load
+from conformance.inside.checks import InsideResult
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import InsideResult, Target
+from conformance.targets.base import Target
 
 DNS_CONTRACTS = [c for c in load().contracts if c.area == "dns"]
 

@@ -20,15 +20,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance import runmode
 from conformance.identity import attacks
 from conformance.identity.checks import Issuer, accepts, rejects
 from conformance.identity.tokens import CONFORMANCE_IDENTITY, DevIssuer
 from conformance.identity.under_test import DEFAULT, Factory, Validator
 from conformance.probes.clients import ContractFailure
+from conformance.runmode import RunMode
 
 Mint = Callable[[str, str], str]
-FUZZ_EXAMPLES = runmode.examples(1000)  # --mode=quick: a small count
+FULL_FUZZ_EXAMPLES = 1000  # --mode=quick runs a small count (RunMode.examples)
 OTHER_ISSUER = "http://issuer.invalid/v1/identity/oidc"
 
 
@@ -196,12 +196,13 @@ def _edit(buf: bytearray, kind: str, pos: int, value: int, pick: Callable[[int],
 
 
 @pytest.mark.contract("identity.fuzz.single_mutation")
-def test_any_single_mutation_is_rejected(corpus: Corpus,
-                                         record_property: Callable[[str, object], None]) -> None:
+def test_any_single_mutation_is_rejected(corpus: Corpus, record_property: Callable[[str, object], None],
+                                         soma_run_mode: RunMode) -> None:
+    fuzz_examples = soma_run_mode.examples(FULL_FUZZ_EXAMPLES)
     accepts(corpus.validator, corpus.token, "the untouched real token (control)")
     seen = 0
 
-    @settings(max_examples=FUZZ_EXAMPLES, derandomize=True, database=None, deadline=None,
+    @settings(max_examples=fuzz_examples, derandomize=True, database=None, deadline=None,
               report_multiple_bugs=False,  # one clear failure: the first accepted mutation
               suppress_health_check=list(HealthCheck))
     @given(mutations())
@@ -214,6 +215,6 @@ def test_any_single_mutation_is_rejected(corpus: Corpus,
         rejects(corpus.validator, token, f"a token with one mutation {m}")
 
     prop()
-    if seen < FUZZ_EXAMPLES * 0.95:
-        raise ContractFailure(f"only {seen} distinct mutations were tried (want ~{FUZZ_EXAMPLES})")
+    if seen < fuzz_examples * 0.95:
+        raise ContractFailure(f"only {seen} distinct mutations were tried (want ~{fuzz_examples})")
     record_property("measurement", f"identity fuzz: {seen} single mutations of a real token, all rejected")

@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
+from conformance.access import Endpoint
 from conformance.catalog import Catalog
 from conformance.errors import TargetError
 from conformance.observability import checks, grafana, tracing
 from conformance.observability.promapi import Prometheus
 from conformance.probes.clients import ContractFailure
 from conformance.resources import data_path
-from conformance.targets.base import Endpoint, Target
+from conformance.targets.base import Target
 
 Get = Callable[[str], Endpoint]
 Record = Callable[[str, object], None]

@@ -12,10 +12,11 @@ from collections.abc import Callable
 import pytest
 
 from conformance import health
+from conformance.access import Credentials, Endpoint
 from conformance.catalog import Catalog
 from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Credentials, Endpoint, Target
+from conformance.targets.base import Target
 
 Get = Callable[[str], Endpoint]
 Gate = Callable[[str], None]
@@ -52,7 +53,7 @@ def test_kafka_metadata_and_round_trip(soma_endpoint: Get, soma_disruptive: Gate
 @pytest.mark.contract("readiness.opa")
 def test_opa_health_allow_and_deny(soma_endpoint: Get, soma_catalog: Catalog,
                                    soma_mint: Callable[[str, str], str]) -> None:
-    from conformance.policy_probe import readiness_decisions
+    from conformance.policy.probe import readiness_decisions
 
     ep = soma_endpoint("opa")
     health.check(ep, soma_catalog.service("opa").health)

@@ -20,10 +20,11 @@ import pytest
 
 from conformance.catalog import load
 from conformance.errors import TargetError
+from conformance.inside.checks import InsideResult
 from conformance.probes.clients import ContractFailure
 from conformance.security.pod_templates import pod_templates
-from conformance.targets.base import InsideResult, KubernetesAccess, Target
-from conformance.targets.kind import privileged_pod
+from conformance.targets.base import KubernetesAccess, Target
+from conformance.targets.kind_evidence import privileged_pod
 
 # the controllers whose templates make the namespace's pods (ReplicaSets are left out: a
 # Deployment's old ones keep earlier templates at zero replicas; Pods are admitted already)

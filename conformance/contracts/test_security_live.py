@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 
+from conformance.access import Credentials, Endpoint
 from conformance.catalog import Catalog
-from conformance.docker_engine import client
+from conformance.docker_engine import SAVE_TIMEOUT_S, RunningContainer, client, running_containers
 from conformance.errors import TargetError
 from conformance.identity.tokens import CONFORMANCE_IDENTITY, DEV_SERVICES, DevIssuer, IssuerError
 from conformance.probes.clients import ContractFailure
 from conformance.security import images, probes, runtime
-from conformance.security.docker_view import SAVE_TIMEOUT_S, running_containers
-from conformance.targets.base import Credentials, Endpoint, KubernetesAccess, Target
+from conformance.targets.base import KubernetesAccess, Target
 
 Get = Callable[[str], Endpoint]
 Evidence = Callable[..., None]
@@ -47,7 +47,7 @@ def runtime_view(target: Target, what: str) -> KubernetesAccess | str:
     return found
 
 
-def running(project: str) -> list[runtime.RunningContainer]:
+def running(project: str) -> list[RunningContainer]:
     try:
         found = running_containers(project)
     except TargetError as exc:

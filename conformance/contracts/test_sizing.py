@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 import yaml
 
+from conformance.access import Credentials, Endpoint
 from conformance.catalog import Catalog
 from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Credentials, Endpoint
 
 Get = Callable[[str], Endpoint]
 

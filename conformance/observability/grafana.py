@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from conformance import tls
+from conformance.access import Endpoint
 from conformance.probes.clients import IO_TIMEOUT_S, ContractFailure, describe_exc, tcp_reachable
-from conformance.targets.base import Endpoint
 
 
 def _call(ep: Endpoint, method: str, path: str, body: Any = None) -> httpx.Response:

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
+from conformance.access import Endpoint
 from conformance.probes.clients import ContractFailure, failing_as, tcp_reachable
-from conformance.targets.base import Endpoint
 from conformance.waiting import WaitTimeout, wait_until
 
 # OPA's batch span processor exports every 5 s; Jaeger indexes on receipt

@@ -1,1 +1,1 @@
-"""Protocol probes: client-side (from the test process) and inside (stdlib-only script)."""
+"""Protocol probes from the test process (the in-network script is conformance/inside)."""

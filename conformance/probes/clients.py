@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 import httpx
 
 from conformance import tls
-from conformance.targets.base import Credentials, Endpoint
+from conformance.access import Credentials, Endpoint
 
 CONNECT_TIMEOUT_S = 3.0
 IO_TIMEOUT_S = 5.0

@@ -1,7 +1,8 @@
 """The conformance report: JUnit XML, a schema-versioned JSON document, a self-contained
 HTML page, a Markdown summary and Prometheus metrics for every run, plus history.
 
-`register(config)` is the one call the suite's pytest plugin makes.
+`register(config)` is the one call the suite's pytest plugin makes to turn it on; the
+plugin's pytest_runtest_call also records endpoints as evidence (hooks.record_endpoints).
 """
 
 from __future__ import annotations

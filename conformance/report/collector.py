@@ -1,12 +1,13 @@
-"""Turn pytest's per-phase test reports into contract results.
+"""Turn pytest's per-phase test reports into contract results and the run's tallies.
 
 Fed on the controller only (with xdist, the controller receives every worker's reports),
-so one process owns the files. Knows which tests were collected, so it can tell which
-contracts are still pending and when an area has finished.
+so one process owns the files and the counts. Knows which tests were collected, so it can
+tell which contracts are still pending and when an area has finished.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,32 @@ def evidence_of(props: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+@dataclass
+class Tallies:
+    """What the terminal summary lists: `record_property("measurement", text)` lines, each
+    area's time (setup, call and teardown of its tests) and the contracts skipped as
+    disruptive (the waived ones it lists from the waivers themselves)."""
+
+    measurements: list[str] = field(default_factory=list)
+    area_seconds: dict[str, float] = field(default_factory=dict)
+    area_tests: dict[str, set[str]] = field(default_factory=dict)
+    disruptive: set[str] = field(default_factory=set)
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.measurements.extend(str(v) for k, v in report.user_properties if k == "measurement")
+        area = next((a for a in catalog_mod.AREAS if a in report.keywords), None)
+        if area:
+            self.area_seconds[area] = self.area_seconds.get(area, 0.0) + report.duration
+            self.area_tests.setdefault(area, set()).add(report.nodeid)
+        if report.skipped and isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2])
+            contract = next((str(v) for k, v in report.user_properties if k == CONTRACT_PROP), None)
+            if contract and reason.removeprefix("Skipped: ").startswith("disruptive"):
+                self.disruptive.add(contract)
+
+
 class Collector:
     """Accumulates reports; `contracts()`, `pending()` and `others()` build the model."""
 
@@ -80,6 +107,7 @@ class Collector:
         self.cases: dict[str, _Case] = {}
         self.collected = False
         self._areas_done: set[str] = set()
+        self.tallies = Tallies()
 
     def set_collected(self, mapping: dict[str, str | None]) -> None:
         """nodeid -> contract id (None for a test that is not a contract)."""
@@ -89,6 +117,7 @@ class Collector:
         self.collected = True
 
     def record(self, report: pytest.TestReport) -> None:
+        self.tallies.add(report)
         case = self.cases.setdefault(report.nodeid, _Case(report.nodeid))
         case.duration_s += float(report.duration or 0.0)
         case.props = [tuple(p) for p in report.user_properties]  # type: ignore[misc]

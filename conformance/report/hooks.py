@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,24 @@ def contract_of(item: pytest.Item) -> str | None:
     return str(marker.args[0]) if marker is not None and marker.args else None
 
 
+def record_endpoints(item: pytest.Item) -> None:
+    """Record every endpoint a test asks `soma_endpoint` for: cheap evidence for all tests
+    (the plugin's pytest_runtest_call calls this before the test runs)."""
+    funcargs = getattr(item, "funcargs", None)
+    original = funcargs.get("soma_endpoint") if isinstance(funcargs, dict) else None
+    if funcargs is not None and callable(original):
+        get: Callable[[str], Any] = original
+
+        def recording(service: str) -> Any:
+            endpoint = get(service)
+            item.user_properties.append((EVIDENCE_PROP, {"endpoints": [str(endpoint)]}))
+            return endpoint
+
+        funcargs["soma_endpoint"] = recording
+
+
 class EvidencePlugin:
-    """Registered in every process: the fixture, endpoint capture, the worker's collection map."""
+    """Registered in every process: the fixture and the worker's collection map."""
 
     @pytest.fixture
     def soma_evidence(self, request: pytest.FixtureRequest) -> Evidence:
@@ -59,22 +75,6 @@ class EvidencePlugin:
         node = request.node
         assert isinstance(node, pytest.Item)
         return Evidence(node)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
-        """Record every endpoint a test asks `soma_endpoint` for: cheap evidence for all tests."""
-        funcargs = getattr(item, "funcargs", None)
-        original = funcargs.get("soma_endpoint") if isinstance(funcargs, dict) else None
-        if funcargs is not None and callable(original):
-            get: Callable[[str], Any] = original
-
-            def recording(service: str) -> Any:
-                endpoint = get(service)
-                item.user_properties.append((EVIDENCE_PROP, {"endpoints": [str(endpoint)]}))
-                return endpoint
-
-            funcargs["soma_endpoint"] = recording
-        return (yield)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -181,14 +181,16 @@ class ReportPlugin:
         self._write_all()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.written:
-            return
-        s = self.run.summary()
-        others = [p for p in self.written if p.name != "report.html"]
-        terminalreporter.write_line(
-            f"soma-conformance report ({self.run.status}): {s['passed']} passed, {s['failed']} failed, "
-            f"{s['error']} error, {s['skipped']} skipped of {s['total']} contracts -> "
-            f"{self.out_dir / 'report.html'} (+ {', '.join(p.name for p in others)})")
+        """Where the report went, then the run's tallies (progress.summary_sections)."""
+        if self.written:
+            s = self.run.summary()
+            others = [p for p in self.written if p.name != "report.html"]
+            terminalreporter.write_line(
+                f"soma-conformance report ({self.run.status}): {s['passed']} passed, {s['failed']} failed, "
+                f"{s['error']} error, {s['skipped']} skipped of {s['total']} contracts -> "
+                f"{self.out_dir / 'report.html'} (+ {', '.join(p.name for p in others)})")
+        progress.summary_sections(terminalreporter, self.collector.tallies,
+                                  self.config.stash.get(session.WAIVERS_KEY, {}))
 
     # --- writing -----------------------------------------------------------------------------
     def _activate(self) -> None:

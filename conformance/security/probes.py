@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
+from conformance.access import Credentials, Endpoint
 from conformance.probes.clients import CONNECT_TIMEOUT_S, IO_TIMEOUT_S, ContractFailure, bounded, tcp_reachable
-from conformance.targets.base import Credentials, Endpoint
 
 REFUSED_HTTP = (401, 403)
 

@@ -8,24 +8,9 @@ Every problem names the service/container (or pod) and the cause, e.g.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Any
 
-COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
-
-
-@dataclass(frozen=True)
-class RunningContainer:
-    """What the security contracts need of one running container."""
-
-    service: str
-    name: str
-    attrs: dict[str, Any]  # the Engine API's ContainerInspect document
-    uids: tuple[int, ...]  # uids of the processes running in it (docker top)
-
-    @property
-    def label(self) -> str:
-        return f"{self.service} ({self.name})"
+from conformance.docker_engine import RunningContainer
 
 
 def is_loopback(host_ip: str) -> bool:

@@ -8,49 +8,14 @@ tears down what it created. Contract tests only ever talk to this interface.
 from __future__ import annotations
 
 import abc
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from conformance.access import Credentials, Endpoint
 from conformance.catalog import Catalog
 from conformance.errors import TargetError
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the test process reaches one service."""
-
-    service: str
-    host: str
-    port: int
-    scheme: str = "http"  # https for an HTTP service behind TLS
-    tls: bool = False  # TLS on the service's own protocol (https, rediss, etcd, Kafka SSL)
-    ca_file: str | None = None  # CA bundle that verifies the server (None: system store)
-    # protocol options from an endpoints file, e.g. sslmode, security_protocol, sasl_mechanism
-    # (a SASL password may be among them: never in repr)
-    options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-
-    def __str__(self) -> str:
-        return f"{self.service} at {self.host}:{self.port}"
-
-    def url(self, path: str = "", scheme: str | None = None) -> str:
-        return f"{scheme or self.scheme}://{self.host}:{self.port}{path}"
-
-    def option(self, name: str, default: str = "") -> str:
-        return dict(self.options).get(name, default)
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Dev credentials the contracts need; read from the target, never hard-coded."""
-
-    postgres_user: str = "postgres"
-    postgres_password: str = ""
-    postgres_db: str = "postgres"
-    redis_password: str = ""
-    redis_username: str = ""  # Redis ACL user ("" = the default user)
-    vault_token: str = ""
+from conformance.inside.checks import InsideCheck, InsideResult
 
 
 @dataclass(frozen=True)
@@ -61,25 +26,6 @@ class Tracing:
     otlp_endpoint: str = ""
     jaeger_query: Endpoint | None = None
     reason: str = ""
-
-
-@dataclass(frozen=True)
-class InsideCheck:
-    """One check to run from inside the service network (DNS + protocol)."""
-
-    service: str
-    host: str
-    port: int
-    protocol: str
-    path: str = ""
-
-
-@dataclass(frozen=True)
-class InsideResult:
-    service: str
-    ok: bool
-    detail: str
-    addresses: tuple[str, ...] = ()
 
 
 @dataclass
@@ -232,29 +178,3 @@ class Target(abc.ABC):
             checks.append(InsideCheck(svc.name, svc.dns_name, svc.port, svc.protocol, path))
         return checks
 
-
-def encode_checks(checks: list[InsideCheck]) -> str:
-    return json.dumps([asdict(c) for c in checks])
-
-
-def decode_results(stdout: str, checks: list[InsideCheck]) -> list[InsideResult]:
-    """Parse the inside probe's JSON output; a missing result is a failed check."""
-    got: dict[str, InsideResult] = {}
-    for raw in stdout.splitlines():
-        line = raw.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        got[str(item["service"])] = InsideResult(
-            service=str(item["service"]),
-            ok=bool(item["ok"]),
-            detail=str(item.get("detail", "")),
-            addresses=tuple(item.get("addresses", ())),
-        )
-    return [
-        got.get(c.service, InsideResult(c.service, False, "inside probe returned no result"))
-        for c in checks
-    ]

@@ -16,22 +16,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from conformance.access import Credentials, Endpoint
+from conformance.docker_engine import running_containers
 from conformance.errors import TargetError, UsageError
-from conformance.probes import inside as inside_probe
+from conformance.inside.checks import PROBE_SCRIPT, InsideCheck, InsideResult, decode_results, encode_checks
 from conformance.process import CMD_TIMEOUT_S, run
 from conformance.resources import data_path, repo_file
-from conformance.security.docker_view import running_containers
 from conformance.targets import docker_project
-from conformance.targets.base import (
-    Credentials,
-    Endpoint,
-    InsideCheck,
-    InsideResult,
-    Target,
-    Tracing,
-    decode_results,
-    encode_checks,
-)
+from conformance.targets.base import Target, Tracing
 
 COMPOSE_FILE = "infra/docker/shared-infra.compose.yaml"
 ENV_FILE = "infra/env/.env.shared"
@@ -212,7 +204,7 @@ class ComposeTarget(Target):
         )
 
     def run_inside(self, checks: list[InsideCheck]) -> list[InsideResult]:
-        script = Path(inside_probe.__file__).resolve()
+        script = PROBE_SCRIPT
         # --entrypoint python3: any image with python3 serves (stock images have other entrypoints)
         cmd = ["docker", "run", "--rm", "--network", self.network_name(), "--read-only",
                "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true", "--user", "65534:65534",

@@ -25,8 +25,10 @@ import httpx
 
 from conformance import endpoints as endpoints_mod
 from conformance import tls
+from conformance.access import Credentials, Endpoint
 from conformance.errors import TargetError
-from conformance.targets.base import Credentials, Endpoint, InsideCheck, InsideResult, Target
+from conformance.inside.checks import InsideCheck, InsideResult
+from conformance.targets.base import Target
 
 MAX_FILE_BYTES = endpoints_mod.MAX_FILE_BYTES
 PROTOCOL_OPTIONS = ("sslmode", "security_protocol", "sasl_mechanism")

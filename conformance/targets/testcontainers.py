@@ -26,10 +26,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from conformance import opa_bundle
 from conformance.catalog import load as load_catalog
 from conformance.docker_engine import container_states
 from conformance.errors import TargetError, UsageError
+from conformance.policy import bundle
 from conformance.process import CMD_TIMEOUT_S, run
 from conformance.resources import data_path, repo_file
 from conformance.targets import docker_project
@@ -125,7 +125,7 @@ class TestcontainersTarget(ComposeTarget):
             return False
         stage = Path(tempfile.mkdtemp(prefix="soma-tc-stack-"))
         shutil.copytree(data_path("infra"), stage / "infra")
-        opa_bundle.build(data_path("policies/bundle"), stage / "build" / "opa" / "soma.tar.gz")
+        bundle.build(data_path("policies/bundle"), stage / "build" / "opa" / "soma.tar.gz")
         self.compose_file = str(stage / "infra" / "docker" / Path(COMPOSE_FILE).name)
         self._stage = stage
         return True

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from conformance import catalog
-from conformance.faults.engine import FaultEngine
-from conformance.faults.model import STACK_KINDS, Fault, from_folders, generated
 from conformance.targets.base import TargetOptions
 from conformance.targets.testcontainers import TestcontainersTarget
+from harness.faults.engine import FaultEngine
+from harness.faults.model import STACK_KINDS, Fault, from_folders, generated
 
 CATALOG = catalog.load()
 # the offline stack deploys every required service; optional ones (Grafana, OpenFGA) not

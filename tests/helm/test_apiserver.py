@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conformance.targets.kind import parse_podsecurity_rejection
+from conformance.targets.kind_evidence import parse_podsecurity_rejection
 from tests.helm import chart
 from tests.helm.apiserver import ControlPlane
 from tests.helm.conftest import SUMMARY

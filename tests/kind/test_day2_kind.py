@@ -15,9 +15,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conformance import opa_bundle
-from conformance.faults.runner import SuiteRun, run_suite
-from conformance.policy_revision import revision
+from conformance.policy import bundle
+from conformance.policy.revision import revision
+from harness.faults.runner import SuiteRun, run_suite
 from tests.kind.test_live_faults import CONTEXT, NAMESPACE, SUITE_TIMEOUT_S, cluster_up
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,7 @@ def changed_chart(tmp: Path) -> tuple[Path, str]:
                     encoding="utf-8")
     chart = tmp / "chart"
     shutil.copytree(CHART, chart)
-    return chart, opa_bundle.build(src, chart / CHART_BUNDLE)
+    return chart, bundle.build(src, chart / CHART_BUNDLE)
 
 
 def bundle_revision(tmp: Path) -> SuiteRun:

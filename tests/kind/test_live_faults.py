@@ -24,10 +24,10 @@ import pytest
 import yaml
 
 from conformance import catalog
-from conformance.faults.engine import judge
-from conformance.faults.model import Fault, from_folders
-from conformance.faults.runner import run_suite
 from conformance.waiting import wait_until
+from harness.faults.engine import judge
+from harness.faults.model import Fault, from_folders
+from harness.faults.runner import run_suite
 
 CONTEXT = "kind-soma"
 NAMESPACE = "soma-infra"

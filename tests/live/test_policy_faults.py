@@ -24,15 +24,15 @@ import yaml
 from conformance import catalog
 from conformance.docker_engine import container_state
 from conformance.errors import TargetError
-from conformance.faults.engine import _opa_bundle, judge
-from conformance.faults.model import Fault, from_folders
-from conformance.faults.runner import SuiteRun, run_suite
-from conformance.opa_bundle import opa_build
+from conformance.policy.bundle import opa_build
 from conformance.resources import REPO_ROOT
 from conformance.targets import docker_project
 from conformance.targets.base import TargetOptions
 from conformance.targets.compose import ComposeTarget
 from conformance.waiting import WaitTimeout, wait_until
+from harness.faults.engine import _opa_bundle, judge
+from harness.faults.model import Fault, from_folders
+from harness.faults.runner import SuiteRun, run_suite
 
 CATALOG = catalog.load()
 POLICY_FAULTS = [f for f in from_folders(CATALOG) if f.kind == "opa-bundle"]

@@ -224,8 +224,8 @@ def test_scrape_job_removed_fails_targets_naming_the_job(stack: Stack) -> None:
 
 def test_misspelled_metric_fails_dashboards_naming_dashboard_and_panel(stack: Stack) -> None:
     from conformance.catalog import load
-    from conformance.faults.engine import suite_env
-    from conformance.faults.model import parse_fault
+    from harness.faults.engine import suite_env
+    from harness.faults.model import parse_fault
 
     spec = fault("dashboard-misspelled-metric")
     env = suite_env(parse_fault(spec, FAULTS / "dashboard-misspelled-metric/fault.yaml", load()), stack.work)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.policy_revision import revision
+from conformance.policy.revision import revision
 
 ROOT = Path(__file__).resolve().parents[2]
 KEPT = ("infra", "docs/infra", "policies")

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conformance import catalog
-from conformance.cli import markdown
+from conformance.cli.catalog_views import markdown
 from conformance.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]

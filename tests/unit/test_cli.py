@@ -3,6 +3,7 @@ runs that never ran, `contracts` lists what each contract promises."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from conformance import catalog, cli
-from conformance.errors import USAGE_EXIT
+from conformance.cli import runs
+from conformance.errors import USAGE_EXIT, UsageError
 
 CLI_TIMEOUT_S = 120
 
@@ -20,7 +22,7 @@ CLI_TIMEOUT_S = 120
 def soma(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "conformance.cli", *args], capture_output=True, text=True,
                           timeout=CLI_TIMEOUT_S, cwd=cwd, check=False,
-                          env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])})
+                          env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[2])})
 
 
 @pytest.mark.parametrize(
@@ -97,3 +99,12 @@ def test_usage_exit_is_pytests_and_every_entry_point_uses_it(tmp_path: Path) -> 
     proc = soma("report", str(bad), cwd=tmp_path)
     assert proc.returncode == USAGE_EXIT, (proc.stdout, proc.stderr)
     assert len([ln for ln in proc.stderr.splitlines() if ln.strip()]) == 1, proc.stderr
+
+
+def test_stability_without_the_harness_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed from the wheel there is no harness/: the command says where it lives, in
+    one line (main prints it and exits 4; main is not called here: it resets SIGPIPE)."""
+    monkeypatch.setitem(sys.modules, "harness", None)  # `import harness` now fails as if absent
+    with pytest.raises(UsageError, match="comes with a checkout of soma-infra") as err:
+        runs.stability(argparse.Namespace(runs=1, pytest_args=[]))
+    assert "\n" not in str(err.value)

@@ -14,10 +14,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conformance import catalog, policy_probe
-from conformance.policy_probe import DecisionClient
+from conformance import catalog
+from conformance.access import Endpoint
+from conformance.policy import probe as policy_probe
+from conformance.policy.probe import DecisionClient
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Endpoint
 
 READ_TIMEOUT_S = 0.3
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conformance import catalog, endpoints, endpoints_cli, tls
+from conformance import catalog, endpoints, tls
+from conformance.cli import endpoints as endpoints_cli
 from conformance.errors import UsageError
 from conformance.targets.base import TargetOptions
 from conformance.targets.external import ExternalTarget

@@ -8,7 +8,7 @@ import pytest
 
 from conformance import catalog
 from conformance.errors import UsageError
-from conformance.plugin import endpoint_of
+from conformance.plugin.fixtures import endpoint_of
 from conformance.targets.base import TargetOptions
 from conformance.targets.external import ExternalTarget, load_endpoints
 

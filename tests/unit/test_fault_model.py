@@ -11,8 +11,8 @@ import pytest
 
 from conformance import catalog
 from conformance.errors import UsageError
-from conformance.faults.engine import suite_env
-from conformance.faults.model import Fault, edited_folder, from_folders, parse_fault
+from harness.faults.engine import suite_env
+from harness.faults.model import Fault, edited_folder, from_folders, parse_fault
 
 CATALOG = catalog.load()
 FAULTS = from_folders(CATALOG)

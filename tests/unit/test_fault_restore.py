@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from conformance.faults import engine as engine_mod
-from conformance.faults.engine import FaultEngine
-from conformance.faults.model import Fault
-from conformance.targets.base import Endpoint
+from conformance.access import Endpoint
+from harness.faults import engine as engine_mod
+from harness.faults.engine import FaultEngine
+from harness.faults.model import Fault
 
 
 class FakeTarget:

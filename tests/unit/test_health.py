@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from conformance import catalog, health
+from conformance.access import Endpoint
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Endpoint
 
 CATALOG = catalog.load()
 HTTP_SERVICES = [s.name for s in CATALOG.services.values() if s.health["kind"] == "http"]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from conformance import catalog
-from conformance.cli import IDENTITY_ENV, identity_env, main
+from conformance.cli import main
+from conformance.cli.catalog_views import IDENTITY_ENV, identity_env
 from conformance.errors import UsageError
 from conformance.identity import tokens
 

@@ -1,6 +1,8 @@
 """The package's modules import on their own, and its import graph has no cycle: the
 plugin and the reports share their session state through conformance.session instead of
-importing each other back from inside functions."""
+importing each other back from inside functions. The same holds between its folders:
+each top-level module or package of conformance/ is one node, and imports between them
+point one way (what two of them share sits below both)."""
 
 from __future__ import annotations
 
@@ -60,15 +62,88 @@ def cycle_through(start: str) -> list[str] | None:
     return None
 
 
+def package_of(module: str) -> str:
+    """The folder-level node of a module: its top-level module or package under conformance/."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def package_edges() -> dict[tuple[str, str], list[str]]:
+    """(importing package, imported package) -> the module imports that make the edge."""
+    edges: dict[tuple[str, str], list[str]] = {}
+    for name, deps in GRAPH.items():
+        for dep in deps:
+            pair = (package_of(name), package_of(dep))
+            if pair[0] != pair[1]:
+                edges.setdefault(pair, []).append(f"{name} -> {dep}")
+    return edges
+
+
+PACKAGE_EDGES = package_edges()
+
+
+def two_way(edges: dict[tuple[str, str], list[str]]) -> list[str]:
+    """Every pair of packages that import each other, with the module imports both ways."""
+    return [f"{a} <-> {b}: " + "; ".join(edges[(a, b)] + edges[(b, a)])
+            for a, b in sorted(edges) if a < b and (b, a) in edges]
+
+
+def package_cycle(edges: dict[tuple[str, str], list[str]]) -> list[str] | None:
+    """One cycle of packages (a -> b -> ... -> a), or None: the folders form a DAG."""
+    succ: dict[str, set[str]] = {}
+    for a, b in edges:
+        succ.setdefault(a, set()).add(b)
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return [*path[path.index(node):], node]
+        if node in done:
+            return None
+        for nxt in sorted(succ.get(node, ())):
+            found = visit(nxt, [*path, node])
+            if found:
+                return found
+        done.add(node)
+        return None
+
+    return next((c for c in (visit(n, []) for n in sorted(succ)) if c), None)
+
+
+def test_no_two_packages_import_each_other() -> None:
+    assert not two_way(PACKAGE_EDGES)
+
+
+def test_package_imports_point_one_way() -> None:
+    """No longer cycle either (a -> b -> c -> a)."""
+    cycle = package_cycle(PACKAGE_EDGES)
+    assert cycle is None, " -> ".join(cycle or []) + ": " + "; ".join(
+        m for a, b in zip(cycle or [], (cycle or [])[1:], strict=False) for m in PACKAGE_EDGES[(a, b)])
+
+
+def test_package_check_fails_on_a_back_edge() -> None:
+    """The checks can fail: a back-edge added to a real edge (targets -> kube) is reported."""
+    assert ("targets", "kube") in PACKAGE_EDGES
+    edges = {**PACKAGE_EDGES, ("kube", "targets"): ["conformance.kube.pods -> conformance.targets.base"]}
+    assert two_way(edges) == [f"kube <-> targets: conformance.kube.pods -> conformance.targets.base; "
+                              f"{'; '.join(PACKAGE_EDGES[('targets', 'kube')])}"]
+    assert package_cycle(edges) in (["kube", "targets", "kube"], ["targets", "kube", "targets"])
+
+
+def test_targets_import_neither_probes_nor_security() -> None:
+    """What they share (endpoints, the inside probe, the Docker view) sits below both."""
+    assert not {b for a, b in PACKAGE_EDGES if a == "targets"} & {"probes", "security"}
+
+
 def test_graph_walker_sees_the_edges_it_must() -> None:
     """The check can fail: the plugin's import of the report package is an edge."""
-    assert "conformance.report" in GRAPH["conformance.plugin"]
+    assert "conformance.report" in GRAPH["conformance.plugin.activation"]
     assert "conformance.session" in GRAPH["conformance.report.hooks"]
 
 
 def test_no_cycle_between_plugin_and_report() -> None:
     """(On the code before conformance.session: plugin -> report -> plugin.)"""
-    for name in ("conformance.plugin", *(m for m in MODULES if m.startswith("conformance.report"))):
+    for name in (m for m in MODULES if m.startswith(("conformance.plugin", "conformance.report"))):
         cycle = cycle_through(name)
         assert cycle is None, " -> ".join(cycle or [])
 
@@ -79,7 +154,8 @@ def test_no_import_cycle_anywhere_in_the_package() -> None:
 
 
 def test_report_never_imports_the_plugin() -> None:
-    offenders = [m for m in MODULES if m.startswith("conformance.report") and "conformance.plugin" in GRAPH[m]]
+    offenders = [m for m in MODULES if m.startswith("conformance.report")
+                 and any(dep.startswith("conformance.plugin") for dep in GRAPH[m])]
     assert not offenders
 
 
@@ -95,7 +171,8 @@ def test_backends_import_no_other_backend_helpers() -> None:
     assert not crossed
 
 
-@pytest.mark.parametrize("name", sorted(MODULES))
+# a __main__ module runs its program when imported: `python -m` is its only use
+@pytest.mark.parametrize("name", sorted(m for m in MODULES if not m.endswith(".__main__")))
 def test_module_imports_alone_in_a_fresh_interpreter(name: str) -> None:
     proc = subprocess.run([sys.executable, "-c", f"import {name}"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)

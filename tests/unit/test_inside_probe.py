@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from conformance.probes import inside
-from conformance.targets.base import InsideCheck, decode_results, encode_checks
+from conformance.inside import probe as inside
+from conformance.inside.checks import InsideCheck, decode_results, encode_checks
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The kind target's command construction and output parsing (no cluster needed), and
-its agreement with the Helm chart's names."""
+its agreement with the Helm chart's names: Kubernetes access (conformance/kube) and the
+evidence contracts read (targets/kind_evidence)."""
 
 from __future__ import annotations
 
@@ -13,26 +14,29 @@ import pytest
 import yaml
 
 from conformance import catalog
+from conformance.access import Endpoint
 from conformance.errors import TargetError
-from conformance.targets import kind
-from conformance.targets.base import Endpoint, InsideResult, TargetOptions
+from conformance.inside.checks import InsideResult
+from conformance.kube import forward, kubectl, pods
+from conformance.targets import kind, kind_evidence
+from conformance.targets.base import TargetOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "infra" / "helm" / "soma-infra"
 
 
 def test_kubectl_prefix() -> None:
-    assert kind.kubectl("kind-soma", "soma-infra", "get", "pods") == [
+    assert kubectl.kubectl("kind-soma", "soma-infra", "get", "pods") == [
         "kubectl", "--context", "kind-soma", "--namespace", "soma-infra", "get", "pods"]
 
 
 def test_port_forward_random_local_port() -> None:
-    cmd = kind.port_forward_cmd("kind-soma", "soma-infra", "postgres", 5432)
+    cmd = forward.port_forward_cmd("kind-soma", "soma-infra", "postgres", 5432)
     assert cmd[-4:] == ["svc/postgres", ":5432", "--address", "127.0.0.1"]
 
 
 def test_port_forward_kafka_on_its_advertised_host_port() -> None:
-    cmd = kind.port_forward_cmd("kind-soma", "soma-infra", "kafka", 9092, 29092)
+    cmd = forward.port_forward_cmd("kind-soma", "soma-infra", "kafka", 9092, 29092)
     assert "29092:29092" in cmd and ":9092" not in cmd
 
 
@@ -45,9 +49,9 @@ def test_ports_read_by_name_from_the_live_services() -> None:
         {"metadata": {"name": "redis"}, "spec": {"ports": [{"name": "redis", "port": 6379}]}},
         {"metadata": {"name": "headless"}, "spec": {}},
     ]}
-    assert kind.service_ports(services) == {"kafka": {"kafka": 9092, "metrics": 9404, "host": 29092},
+    assert kubectl.service_ports(services) == {"kafka": {"kafka": 9092, "metrics": 9404, "host": 29092},
                                             "redis": {"redis": 6379}, "headless": {}}
-    assert kind.service_ports({"items": []}) == {}
+    assert kubectl.service_ports({"items": []}) == {}
 
 
 def test_chart_names_the_kafka_host_listener_port_as_the_target_expects() -> None:
@@ -60,13 +64,13 @@ def test_chart_names_the_kafka_host_listener_port_as_the_target_expects() -> Non
 
 
 def test_parse_forward_line() -> None:
-    assert kind.parse_forward_line("Forwarding from 127.0.0.1:43125 -> 5432") == 43125
-    assert kind.parse_forward_line("Forwarding from [::1]:43125 -> 5432") is None
-    assert kind.parse_forward_line("error: unable to forward") is None
+    assert forward.parse_forward_line("Forwarding from 127.0.0.1:43125 -> 5432") == 43125
+    assert forward.parse_forward_line("Forwarding from [::1]:43125 -> 5432") is None
+    assert forward.parse_forward_line("error: unable to forward") is None
 
 
 def test_probe_pod_labels_and_restricted_context() -> None:
-    pod = kind.probe_pod_overrides("p", "img", ["postgres", "redis"], "print(1)", "[]")
+    pod = pods.probe_pod_overrides("p", "img", ["postgres", "redis"], "print(1)", "[]")
     labels = pod["metadata"]["labels"]
     assert labels["soma.io/client-postgres"] == "true" and labels["soma.io/client-redis"] == "true"
     assert not [k for k in labels if k.startswith("soma.io/client-") and k not in
@@ -81,19 +85,19 @@ def test_probe_pod_labels_and_restricted_context() -> None:
 
 
 def test_unlabelled_probe_pod_has_no_client_label() -> None:
-    pod = kind.probe_pod_overrides("p", "img", [], "print(1)", "[]")
+    pod = pods.probe_pod_overrides("p", "img", [], "print(1)", "[]")
     assert not [k for k in pod["metadata"]["labels"] if k.startswith("soma.io/client-")]
 
 
 def test_probe_run_cmd_is_bounded() -> None:
-    cmd = kind.probe_run_cmd("kind-soma", "soma-infra", "p", "img", {"a": 1})
+    cmd = pods.probe_run_cmd("kind-soma", "soma-infra", "p", "img", {"a": 1})
     assert "--rm" in cmd and "--pod-running-timeout=60s" in cmd
     assert json.loads(cmd[-1].split("=", 1)[1]) == {"a": 1}
 
 
 def test_decode_secret() -> None:
     doc = {"data": {"POSTGRES_USER": base64.b64encode(b"soma").decode()}}
-    assert kind.decode_secret(doc) == {"POSTGRES_USER": "soma"}
+    assert kubectl.decode_secret(doc) == {"POSTGRES_USER": "soma"}
 
 
 def test_credentials_secret_matches_chart() -> None:
@@ -105,13 +109,13 @@ def test_credentials_secret_matches_chart() -> None:
 
 
 def test_privileged_pod_is_privileged() -> None:
-    pod = kind.privileged_pod("x", "img")
+    pod = kind_evidence.privileged_pod("x", "img")
     c = pod["spec"]["containers"][0]
     assert c["securityContext"]["privileged"] is True and pod["spec"]["hostNetwork"] is True
 
 
 def test_dry_run_create_cmd() -> None:
-    cmd = kind.dry_run_create_cmd("kind-soma", "soma-infra")
+    cmd = kind_evidence.dry_run_create_cmd("kind-soma", "soma-infra")
     assert cmd[-6:] == ["create", "--dry-run=server", "-o", "name", "-f", "-"]
 
 
@@ -120,9 +124,9 @@ def test_parse_podsecurity_rejection() -> None:
     stderr = ('Error from server (Forbidden): error when creating "STDIN": pods "x" is forbidden: '
               'violates PodSecurity "restricted:latest": host namespaces (hostNetwork=true), '
               'privileged (container "privileged" must not set securityContext.privileged=true)')
-    verdict = kind.parse_podsecurity_rejection(stderr)
+    verdict = kind_evidence.parse_podsecurity_rejection(stderr)
     assert verdict is not None and verdict.startswith("restricted:latest: host namespaces")
-    assert kind.parse_podsecurity_rejection('pods "x" is forbidden: exceeded quota') is None
+    assert kind_evidence.parse_podsecurity_rejection('pods "x" is forbidden: exceeded quota') is None
 
 
 def test_security_contracts_in_catalog() -> None:
@@ -144,9 +148,9 @@ def test_unready_pods_flags_a_pod_that_should_serve() -> None:
                       _pod("vault-bootstrap-x", "Succeeded", "False"),
                       _pod("opa-1", "Running", "False"),
                       _pod("kafka-0", "Pending", "False", waiting="ErrImageNeverPull")]}
-    assert kind.unready_pods(pods) == ["opa-1: not Ready (phase Running)",
+    assert kind_evidence.unready_pods(pods) == ["opa-1: not Ready (phase Running)",
                                        "kafka-0: not Ready (ErrImageNeverPull)"]
-    assert kind.unready_pods({"items": [_pod("postgres-0", "Running", "True")]}) == []
+    assert kind_evidence.unready_pods({"items": [_pod("postgres-0", "Running", "True")]}) == []
 
 
 def test_unroutable_services_needs_a_ready_endpoint() -> None:
@@ -160,7 +164,7 @@ def test_unroutable_services_needs_a_ready_endpoint() -> None:
 
     slices = {"items": [slice_("postgres", True), slice_("redis", False), slice_("redis", False, True),
                         slice_("opa", False)]}
-    assert kind.unroutable_services(services, slices) == ["opa: no ready endpoint"]
+    assert kind_evidence.unroutable_services(services, slices) == ["opa: no ready endpoint"]
 
 
 def test_networkpolicy_contract_covers_every_service() -> None:
@@ -172,27 +176,27 @@ def test_networkpolicy_contract_covers_every_service() -> None:
 
 def test_security_probe_waits_for_the_policies() -> None:
     """kube-router filters a new pod only once it has seen it: the security probes wait."""
-    plain = kind.probe_pod_overrides("p", "img", [], "print(1)", "[]")
+    plain = pods.probe_pod_overrides("p", "img", [], "print(1)", "[]")
     assert plain["spec"]["containers"][0]["command"] == ["python3", "-c", "print(1)", "[]"]
-    settled = kind.probe_pod_overrides("p", "img", [], "print(1)", "[]", settle_s=kind.POLICY_SETTLE_S)
+    settled = pods.probe_pod_overrides("p", "img", [], "print(1)", "[]", settle_s=pods.POLICY_SETTLE_S)
     cmd = settled["spec"]["containers"][0]["command"]
-    assert cmd[:2] == ["sh", "-c"] and cmd[2].startswith(f"sleep {kind.POLICY_SETTLE_S};")
+    assert cmd[:2] == ["sh", "-c"] and cmd[2].startswith(f"sleep {pods.POLICY_SETTLE_S};")
     assert cmd[3:] == ["print(1)", "[]"]
 
 
 def test_canary_pod_is_restricted_and_selected_by_no_allow_policy() -> None:
     """The default-deny check only means something if no allow policy of the chart selects
     the canary: it carries no client, scraper or service label, and PodSecurity admits it."""
-    pod = kind.canary_pod("soma-canary-x", "img")
-    assert pod["kind"] == "Pod" and pod["metadata"]["labels"] == kind.CANARY_LABELS
+    pod = kind_evidence.canary_pod("soma-canary-x", "img")
+    assert pod["kind"] == "Pod" and pod["metadata"]["labels"] == kind_evidence.CANARY_LABELS
     assert not [k for k in pod["metadata"]["labels"] if k.startswith("soma.io/")]
     spec = pod["spec"]
     assert spec["securityContext"]["runAsNonRoot"] is True
     container = spec["containers"][0]
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert str(kind.CANARY_PORT) in container["command"]
+    assert str(kind_evidence.CANARY_PORT) in container["command"]
     ports = {s.port for s in catalog.load().services.values()}
-    assert kind.CANARY_PORT not in ports
+    assert kind_evidence.CANARY_PORT not in ports
 
 
 def test_deployed_is_what_the_namespace_has_and_capabilities_say_kubernetes() -> None:
@@ -202,7 +206,7 @@ def test_deployed_is_what_the_namespace_has_and_capabilities_say_kubernetes() ->
     target._services = {"redis"}
     assert target.deployed("redis") and not target.deployed("postgres")
     assert target.judged("postgres"), "a required service is judged even when it is missing"
-    assert target.kubernetes() is target and target.docker_project() is None
+    assert target.kubernetes() is target.evidence and target.docker_project() is None
 
 
 def test_running_images_maps_each_pod_image_to_the_node_cri_id(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -222,8 +226,8 @@ def test_running_images_maps_each_pod_image_to_the_node_cri_id(monkeypatch: pyte
         calls.append(cmd)
         return json.dumps({"status": {"id": "sha256:abc"}})
 
-    monkeypatch.setattr(target, "objects", lambda kind_name: pods)
-    monkeypatch.setattr(kind, "run", fake_run)
+    monkeypatch.setattr(target.evidence, "objects", lambda kind_name: pods)
+    monkeypatch.setattr(kind_evidence, "run", fake_run)
     assert target.running_images() == {"sha256:abc": ["redis-0/redis"]}
     assert calls == [["docker", "exec", "soma-control-plane", "crictl", "inspecti", "-o", "json",
                       "soma-infra/redis:local"]]
@@ -245,8 +249,8 @@ def test_reach_each_probes_every_service_from_its_own_labelled_pod_side_by_side(
             raise TargetError("inside probe pod: timed out")
         return [InsideResult(probed[0], True, "connected")]
 
-    monkeypatch.setattr(target, "reach", fake_reach)
-    got = target.reach_each(services)
+    monkeypatch.setattr(target.evidence, "reach", fake_reach)
+    got = target.evidence.reach_each(services)
     assert sorted(calls) == [([s], [s]) for s in services]
     assert list(got) == services
     assert isinstance(got["redis"], TargetError)
@@ -269,7 +273,7 @@ def test_tracing_reports_off_no_jaeger_or_the_forwarded_query_api(monkeypatch: p
     target = kind.KindTarget(catalog.load(), TargetOptions(kube_context="kind-soma", namespace="soma-infra"))
     deployments = [_opa_deployment("")]
     services = {"opa", "vault"}
-    monkeypatch.setattr(target, "objects", lambda kind_: deployments if kind_ == "deployments" else [])
+    monkeypatch.setattr(target.cluster, "objects", lambda kind_: deployments if kind_ == "deployments" else [])
     monkeypatch.setattr(target, "deployed", lambda svc: svc in services)
     monkeypatch.setattr(target, "_forward", lambda svc, port: Endpoint(svc, "127.0.0.1", port + 1))
     off = target.tracing()
@@ -296,11 +300,33 @@ def test_forward_keeps_reading_kubectl_output_so_later_connections_are_served(
     script = ("import sys\nprint('Forwarding from 127.0.0.1:41234 -> 8181', flush=True)\n"
               "for _ in range(5000):\n    print('Handling connection for 41234', flush=True)\n"
               "print('E1203 portforward.go:404] error creating forwarding stream: Timeout occurred')\n")
-    monkeypatch.setattr(kind, "port_forward_cmd", lambda *a: [sys.executable, "-c", script])
+    monkeypatch.setattr(forward, "port_forward_cmd", lambda *a: [sys.executable, "-c", script])
     target = kind.KindTarget(catalog.load(), TargetOptions())
     target._services = {"opa"}
     assert target._forward("opa", 8181) == Endpoint("opa", "127.0.0.1", 41234)
-    assert target._forwards["opa"].proc.wait(timeout=20) == 0
+    assert target.forwards.forwards["opa"].proc.wait(timeout=20) == 0
     target.teardown()
     assert ("kubectl port-forward of opa: E1203 portforward.go:404] error creating forwarding stream: "
             "Timeout occurred") in capsys.readouterr().out
+
+
+def test_workload_state_and_credentials_read_the_namespace_through_kubectl(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The evidence and the target reach the cluster only through conformance/kube's kubectl."""
+    docs = {"pods": {"items": [_pod("opa-1", "Running", "False")]},
+            "services": {"items": [{"metadata": {"name": "opa"}, "spec": {"selector": {"app": "opa"}}}]},
+            "endpointslices.discovery.k8s.io": {"items": []},
+            "secret": {"data": {"POSTGRES_PASSWORD": base64.b64encode(b"pw").decode()}}}
+    calls: list[list[str]] = []
+
+    def fake_run(cmd: list[str], timeout: float, what: str) -> str:
+        calls.append(cmd)
+        assert what == "kubectl (ctx/ns)"
+        return json.dumps(docs[cmd[6]])
+
+    monkeypatch.setattr(kubectl, "run", fake_run)
+    target = kind.KindTarget(catalog.load(), TargetOptions(kube_context="ctx", namespace="ns"))
+    assert target.kubernetes().workload_state() == (["opa-1: not Ready (phase Running)"], ["opa: no ready endpoint"])
+    assert target.credentials().postgres_password == "pw"
+    assert calls[0] == ["kubectl", "--context", "ctx", "--namespace", "ns", "get", "pods", "-o", "json"]
+    assert calls[-1] == ["kubectl", "--context", "ctx", "--namespace", "ns", "get", "secret",
+                         kind.CREDENTIALS_SECRET, "-o", "json"]

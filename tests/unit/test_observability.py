@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
+from conformance.access import Endpoint
 from conformance.catalog import load
 from conformance.observability import checks
 from conformance.observability import dashboards as dash
 from conformance.observability.promapi import Prometheus
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Endpoint
 
 REPO = Path(__file__).resolve().parents[2]
 PROM = REPO / "infra/config/prometheus"
@@ -161,8 +161,8 @@ def test_dashboard_queries_use_the_provisioned_datasource(board: dash.Dashboard)
 def test_seeded_dashboard_fault_differs_only_by_the_misspelling(tmp_path: Path) -> None:
     """The fault is an edit of the provisioned dashboards (no copy kept in fixtures/): the
     folder the suite is pointed at differs from the real one by one word in one panel."""
-    from conformance.faults.engine import suite_env
-    from conformance.faults.model import from_folders
+    from harness.faults.engine import suite_env
+    from harness.faults.model import from_folders
 
     fault = next(f for f in from_folders(load()) if f.name == "dashboard-misspelled-metric")
     folder = Path(suite_env(fault, tmp_path)["SOMA_DASHBOARDS_DIR"])

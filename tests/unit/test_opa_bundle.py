@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from conformance import opa_bundle, resources
-from conformance.policy_revision import revision
+from conformance import resources
+from conformance.policy import bundle
+from conformance.policy.revision import revision
 from conformance.resources import data_path
 
 
 def test_bundle_has_policies_data_and_revision(tmp_path: Path) -> None:
     src = data_path("policies/bundle")
     out = tmp_path / "soma.tar.gz"
-    rev = opa_bundle.build(src, out)
+    rev = bundle.build(src, out)
     assert rev == revision(src)
     with tarfile.open(out) as tar:
         names = set(tar.getnames())
@@ -35,7 +36,7 @@ def test_opa_binary_from_path_else_the_cache_soma_cache_names(tmp_path: Path, mo
     monkeypatch.setenv("SOMA_CACHE", str(tmp_path / "cache"))
     assert resources.opa_binary() is None
     with pytest.raises(FileNotFoundError, match="no opa binary"):
-        opa_bundle.opa_build(data_path("policies/bundle"), tmp_path / "out.tar.gz")
+        bundle.opa_build(data_path("policies/bundle"), tmp_path / "out.tar.gz")
     cached = tmp_path / "cache" / "bin" / "opa"
     cached.parent.mkdir(parents=True)
     cached.write_text("#!/bin/sh\n")
@@ -51,5 +52,5 @@ def test_shell_bundle_build_optimizes_the_same_entrypoints() -> None:
     """opa-bundle.sh (the bundle every target serves) and opa_build (fault copies) partially
     evaluate the same rules: the catalog's decision and debug paths."""
     script = (Path(__file__).resolve().parents[2] / "infra/scripts/opa-bundle.sh").read_text()
-    assert opa_bundle.optimize_args() == ["-O=1", "-e", "soma/allow", "-e", "soma/decision"]
-    assert " ".join(opa_bundle.optimize_args()) in " ".join(script.replace("\\\n", " ").split())
+    assert bundle.optimize_args() == ["-O=1", "-e", "soma/allow", "-e", "soma/decision"]
+    assert " ".join(bundle.optimize_args()) in " ".join(script.replace("\\\n", " ").split())

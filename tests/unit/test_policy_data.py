@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from conformance import catalog
-from conformance.policy_cases import input_schema, policy_data, schema_valid
+from conformance.policy.cases import input_schema, policy_data, schema_valid
 from conformance.resources import opa_binary
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """The bundle revision has two implementations of one algorithm: the shell script the
 infra builds the bundle with (infra/scripts/policy-revision.sh, so infra/ needs no Python
-package) and the suite's conformance.policy_revision, which recomputes it to prove the
+package) and the suite's conformance.policy.revision, which recomputes it to prove the
 live OPA serves the repo's policy. They must agree on every tree, or the bundle_revision
 contract would fail a correct stack (or pass a drifted one)."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.policy_revision import revision
+from conformance.policy.revision import revision
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "infra" / "scripts" / "policy-revision.sh"

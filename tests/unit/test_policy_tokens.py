@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conformance.identity import attacks
-from conformance.policy_cases import HMAC_SECRET, Mint, _attacker, make_token
+from conformance.policy.cases import HMAC_SECRET, Mint, _attacker, make_token
 
 CLAIMS = {"iss": "http://issuer", "sub": "s", "aud": "soma", "exp": 4102444800, "iat": 1,
           "service": "gateway", "tenant": "tenant-a"}

@@ -7,8 +7,8 @@ import signal
 
 import pytest
 
-from conformance.bench import quiet_stack
 from conformance.targets import docker_project
+from harness.bench import quiet_stack
 
 RUNNING = {None: ["opa1", "vault1", "kafka1"], "vault": ["vault1"]}
 

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from conformance.cli import main
-from conformance.report.cli import default_sigint
+from conformance.cli.report import default_sigint
 from conformance.report.json_writer import validation_errors
 from tests.unit.report_support import synthetic_cmd, synthetic_env, wait_for_results
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from conformance.docker_engine import RunningContainer
 from conformance.security import images, runtime
 
 HARDENED: dict[str, Any] = {
@@ -22,8 +23,8 @@ HARDENED: dict[str, Any] = {
 }
 
 
-def container(attrs: dict[str, Any] | None = None, uids: tuple[int, ...] = (999,)) -> runtime.RunningContainer:
-    return runtime.RunningContainer("redis", "soma-tc-1-redis-1", attrs or copy.deepcopy(HARDENED), uids)
+def container(attrs: dict[str, Any] | None = None, uids: tuple[int, ...] = (999,)) -> RunningContainer:
+    return RunningContainer("redis", "soma-tc-1-redis-1", attrs or copy.deepcopy(HARDENED), uids)
 
 
 def test_hardened_container_passes() -> None:

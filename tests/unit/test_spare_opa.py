@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.bench import policy_latency, spare_opa
+from harness.bench import policy_latency, spare_opa
 
 LIVE: dict[str, Any] = {
     "Config": {"Image": "soma-infra/opa:local", "Env": ["A=1"],

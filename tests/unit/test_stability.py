@@ -1,7 +1,7 @@
 """The flaky detector: any test whose outcome changes across runs is reported."""
 
-from conformance.faults.runner import SuiteRun
-from conformance.stability import flaky
+from harness.faults.runner import SuiteRun
+from harness.stability import flaky
 
 
 def run(**outcomes: str) -> SuiteRun:

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from conformance.access import Endpoint
 from conformance.observability import tracing
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Endpoint
 
 TRACES: dict[str, dict[str, Any]] = {}
 

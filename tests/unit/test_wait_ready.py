@@ -11,8 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from conformance import catalog
+from conformance.access import Credentials, Endpoint
+from conformance.inside.checks import InsideCheck, InsideResult
 from conformance.readiness_wait import wait_ready
-from conformance.targets.base import Credentials, Endpoint, InsideCheck, InsideResult, Target, TargetOptions
+from conformance.targets.base import Target, TargetOptions
 
 
 class Ports(Target):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,9 +68,36 @@ def test_bad_durations(text: str) -> None:
         runmode.parse_duration(text)
 
 
-def test_quick_mode_shrinks_example_counts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runmode, "CURRENT", runmode.RunMode(mode="quick", allow_disruptive=False))
-    assert runmode.examples(2000) == 100
-    assert runmode.examples(1000) == 50
-    monkeypatch.setattr(runmode, "CURRENT", runmode.RunMode())
-    assert runmode.examples(2000) == 2000
+def test_quick_mode_shrinks_example_counts() -> None:
+    quick = runmode.RunMode(mode="quick", allow_disruptive=False)
+    assert quick.examples(2000) == 100
+    assert quick.examples(1000) == 50
+    assert runmode.RunMode().examples(2000) == 2000
+
+
+MODE_PROBE = '''
+import pytest
+
+@pytest.mark.contract("readiness.redis")
+def test_mode(soma_run_mode):
+    print(f"mode={soma_run_mode.mode} allow={soma_run_mode.allow_disruptive} "
+          f"examples={soma_run_mode.examples(2000)}")
+'''
+
+
+@pytest.mark.parametrize(("args", "seen"), [
+    (["--mode=quick"], "mode=quick allow=False examples=100"),
+    (["--target=external", "--endpoints=env.yaml"], "mode=full allow=False examples=2000"),
+    (["--target=external", "--endpoints=env.yaml", "--allow-disruptive"], "mode=full allow=True examples=2000"),
+])
+def test_the_run_mode_reaches_contracts_at_run_time(tmp_path: Path, args: list[str], seen: str) -> None:
+    """The options decide the mode once, in the session's stash; a contract reads it through
+    the soma_run_mode fixture when it runs (no module global read at import)."""
+    (tmp_path / "test_mode.py").write_text(MODE_PROBE)
+    (tmp_path / "env.yaml").write_text("name: stub\nservices:\n  redis: {host: 127.0.0.1, port: 1}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOMA_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *args],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert seen in proc.stdout

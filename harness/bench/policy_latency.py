@@ -13,7 +13,7 @@
    (--cfs-periods), and the unlimited spare again with the stack's other containers paused
    (--quiet-stack), which show what sets the tail latencies.
 
-    python3 -m conformance.bench.policy_latency [--target compose] [--project-name P
+    python3 -m harness.bench.policy_latency [--target compose] [--project-name P
         --env-file F] [-n 2000] [--clients 8] [--seconds 5] [--no-spares]
         [--no-floor] [--cfs-periods 10,5] [--quiet-stack]
 
@@ -37,17 +37,17 @@ import httpx
 
 from conformance import catalog as catalog_mod
 from conformance import docker_engine, tls
-from conformance.bench.load import Conn, LoadError, Run, closed_loop, post_bytes, sequential
-from conformance.bench.quiet_stack import paused
-from conformance.bench.spare_opa import SpareError, live_cpu_limit, spare_opa
 from conformance.errors import TargetError, UsageError
 from conformance.identity.tokens import DevIssuer, IssuerError
-from conformance.opa_bundle import build as build_bundle
-from conformance.policy_cases import golden, golden_case
+from conformance.policy.bundle import build as build_bundle
+from conformance.policy.cases import golden, golden_case
 from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
 from conformance.targets import TARGET_NAMES, docker_project, make_target
 from conformance.targets.base import TargetOptions
+from harness.bench.load import Conn, LoadError, Run, closed_loop, post_bytes, sequential
+from harness.bench.quiet_stack import paused
+from harness.bench.spare_opa import SpareError, live_cpu_limit, spare_opa
 
 # issue 14's targets, printed beside the figures (never asserted)
 TARGETS = {"eval_median_us": 150, "seq_p99_unlimited_ms": 1.0, "limited_rate": 1000, "limited_p99_ms": 20}

@@ -1,6 +1,6 @@
 """An OPA bundle from the shipped policy sources, for the testcontainers target run from
 the wheel (the repo builds it with `opa build`, infra/scripts/opa-bundle.sh; the wheel has
-no opa binary). Same files, same revision (conformance/policy_revision.py): the bundle
+no opa binary). Same files, same revision (conformance/policy/revision.py): the bundle
 format is a tar.gz of the .rego and data.json files plus a .manifest. Without opa it cannot
 apply `opa build -O=1` (opa_build does): same decisions, a little more work per decision."""
 
@@ -13,7 +13,7 @@ import tarfile
 from pathlib import Path
 
 from conformance import catalog as catalog_mod
-from conformance.policy_revision import revision
+from conformance.policy.revision import revision
 from conformance.resources import opa_binary
 
 

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from conformance import tls
+from conformance.access import Endpoint
 from conformance.catalog import Catalog
 from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Endpoint
 
 Mint = Callable[[str, str], str]
 CONNECT_TIMEOUT_S = clients.CONNECT_TIMEOUT_S
@@ -146,7 +146,7 @@ def decide(ep: Endpoint, catalog: Catalog, inp: object) -> object:
 def readiness_decisions(ep: Endpoint, catalog: Catalog, mint: Mint) -> None:
     """The golden table's readiness picks: one call that must allow (a real token from the
     live issuer) and one that must deny (a caller/callee pair outside the allowlist)."""
-    from conformance.policy_cases import golden, golden_case
+    from conformance.policy.cases import golden, golden_case
 
     _, picks = golden()
     for want, name in ((True, picks["allow"]), (False, picks["deny"])):

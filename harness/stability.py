@@ -1,5 +1,6 @@
 """Stability: run the suite N times against one healthy target and report every test
-whose outcome differs between runs. A flaky contract is a bug to fix, never to retry."""
+whose outcome differs between runs. A flaky contract is a bug to fix, never to retry.
+`soma-conformance stability` parses the arguments and hands them to main()."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from conformance.faults.runner import SuiteRun, run_suite
+from harness.faults.runner import SuiteRun, run_suite
 
 
 def flaky(runs: list[SuiteRun]) -> dict[str, list[str]]:
@@ -21,11 +22,6 @@ def flaky(runs: list[SuiteRun]) -> dict[str, list[str]]:
         if len(set(seen)) > 1:
             out[name] = seen
     return out
-
-
-def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs", type=int, default=20, help="consecutive runs (default 20)")
-    p.epilog = "pytest arguments for each run go after --, e.g. -- --target=compose (the default)"
 
 
 # pytest exit codes after which outcomes mean nothing: interrupted, internal error, usage

@@ -18,15 +18,15 @@ import httpx
 import yaml
 
 from conformance.catalog import load as load_catalog
-from conformance.faults.model import FOLDER_REF, Fault, FaultDumper, OverrideList, edited_folder
-from conformance.faults.runner import SuiteRun, run_suite
 from conformance.observability import checks, dashboards
 from conformance.observability.promapi import Prometheus
-from conformance.opa_bundle import opa_build
+from conformance.policy.bundle import opa_build
 from conformance.probes.clients import ContractFailure
 from conformance.resources import REPO_ROOT
 from conformance.targets.compose import ComposeTarget
 from conformance.waiting import WaitTimeout, wait_until
+from harness.faults.model import FOLDER_REF, Fault, FaultDumper, OverrideList, edited_folder
+from harness.faults.runner import SuiteRun, run_suite
 
 CMD_TIMEOUT_S = 240
 # a restored target is scraped within one interval (15 s); two scrapes plus a slow start

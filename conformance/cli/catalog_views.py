@@ -1,32 +1,15 @@
-"""`soma-conformance`: the suite's command line.
-
-    soma-conformance contracts [--format text|markdown|json]    list the catalog's contracts
-    soma-conformance services [--host-port-vars]                 the catalog's services, for scripts
-    soma-conformance identity-env                                infra/config/vault/identity.env, generated
-    soma-conformance stability --runs 20 -- [pytest args...]     N runs; any outcome that changes is flaky
-    soma-conformance run [pytest args...]                         run the suite (= pytest --pyargs conformance)
-    soma-conformance endpoints init|validate|schema              write and check endpoints files
-
-Subcommands are registered in COMMANDS; each module that adds one owns its own parser.
-`run` hands every argument to pytest untouched (its own options included, `--help` too);
-commands that also take pytest arguments (stability, nightly) take them after `--`.
-"""
+"""`soma-conformance contracts`, `services` and `identity-env`: what the catalog says,
+printed for the docs (docs/infra/CONTRACTS.md), for scripts and for the dev issuer."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import re
-import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from conformance import __version__, endpoints_cli, stability
 from conformance import catalog as catalog_mod
-from conformance.errors import USAGE_EXIT, UsageError
-from conformance.report import cli as report_cli
-
-Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+from conformance.errors import UsageError
 
 
 def markdown(cat: catalog_mod.Catalog) -> str:
@@ -93,7 +76,7 @@ def security_markdown(security: dict[str, object]) -> list[str]:
     return lines
 
 
-def _contracts_args(p: argparse.ArgumentParser) -> None:
+def contracts_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                    help="text: one line per contract; markdown: docs/infra/CONTRACTS.md; json: for scripts")
 
@@ -118,7 +101,7 @@ def contracts_text(cat: catalog_mod.Catalog) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _contracts(ns: argparse.Namespace) -> int:
+def contracts(ns: argparse.Namespace) -> int:
     cat = catalog_mod.load()
     if ns.format == "json":
         print(json.dumps(contracts_json(cat), indent=2))
@@ -162,12 +145,12 @@ def identity_env(cat: catalog_mod.Catalog) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _identity_env(_ns: argparse.Namespace) -> int:
+def print_identity_env(_ns: argparse.Namespace) -> int:
     print(identity_env(catalog_mod.load()), end="")
     return 0
 
 
-def _services_args(p: argparse.ArgumentParser) -> None:
+def services_args(p: argparse.ArgumentParser) -> None:
     p.description = "the catalog's services, one per line (for scripts)"
     p.add_argument("--host-port-vars", action="store_true",
                    help="print the variable that publishes each service's host port (<SERVICE>_HOST_PORT)")
@@ -178,80 +161,10 @@ def services_lines(cat: catalog_mod.Catalog, host_port_vars: bool = False) -> li
     return [svc.host_port_var if host_port_vars else svc.name for svc in cat.services.values()]
 
 
-def _services(ns: argparse.Namespace) -> int:
+def services(ns: argparse.Namespace) -> int:
     print("\n".join(services_lines(catalog_mod.load(), ns.host_port_vars)))
     return 0
 
 
-def _run_args(p: argparse.ArgumentParser) -> None:
-    p.description = ("run the suite: every argument goes to pytest unchanged "
-                     "(e.g. `run --co -q`, `run -- --target=external --endpoints=FILE`)")
-
-
-def _run(ns: argparse.Namespace) -> int:
-    import pytest
-
-    return int(pytest.main(["--pyargs", "conformance", *ns.pytest_args]))
-
-
-# commands whose extra arguments are pytest's: `run` takes all of them, the others those after `--`
-PASSTHROUGH_ALL = frozenset({"run"})
-PASSTHROUGH_AFTER_DASHDASH = frozenset({"stability", "nightly"})
-
-COMMANDS: dict[str, Command] = {
-    "contracts": (_contracts_args, _contracts),
-    "services": (_services_args, _services),
-    "identity-env": (lambda p: setattr(p, "description", f"print {IDENTITY_ENV} (generated from the catalog)"),
-                     _identity_env),
-    "run": (_run_args, _run),
-    "report": (report_cli.report_args, report_cli.report),
-    "stability": (stability.add_args, stability.main),
-    "nightly": (report_cli.nightly_args, report_cli.nightly),
-    "endpoints": (endpoints_cli.add_args, endpoints_cli.main),
-}
-
-
-def split_passthrough(argv: Sequence[str]) -> tuple[list[str], list[str] | None]:
-    """(arguments for our parser, arguments for pytest or None when the command takes none).
-
-    argparse cannot pass options it does not know (`run --co -q` was rejected) and keeps a
-    `--` inside a REMAINDER (pytest then read `--target=...` as a file name). So the split
-    is done here: after `run` everything is pytest's; for stability and nightly, everything
-    after the first `--`. The first `--` is ours and is dropped."""
-    args = list(argv)
-    index = next((i for i, a in enumerate(args) if not a.startswith("-")), None)
-    if index is None or args[index] not in (PASSTHROUGH_ALL | PASSTHROUGH_AFTER_DASHDASH):
-        return args, None
-    own, tail = args[:index + 1], args[index + 1:]
-    if args[index] in PASSTHROUGH_ALL:
-        if "--" in tail:
-            tail.remove("--")
-        return own, tail
-    if "--" in tail:
-        cut = tail.index("--")
-        return own + tail[:cut], tail[cut + 1:]
-    return own + tail, []
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import signal
-
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `soma-conformance contracts | head` is fine
-    parser = argparse.ArgumentParser(prog="soma-conformance", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=__version__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, (add_args, _) in COMMANDS.items():
-        add_args(sub.add_parser(name, allow_abbrev=False))
-    own, pytest_args = split_passthrough(sys.argv[1:] if argv is None else argv)
-    ns = parser.parse_args(own)
-    if pytest_args is not None:
-        ns.pytest_args = pytest_args
-    try:
-        return COMMANDS[ns.command][1](ns)
-    except UsageError as exc:
-        print(f"soma-conformance: error: {exc}", file=sys.stderr)
-        return USAGE_EXIT
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def identity_env_args(p: argparse.ArgumentParser) -> None:
+    p.description = f"print {IDENTITY_ENV} (generated from the catalog)"
