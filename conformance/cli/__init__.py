@@ -63,9 +63,12 @@ def split_passthrough(argv: Sequence[str]) -> tuple[list[str], list[str] | None]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import signal
+    if argv is None:  # the console script: `soma-conformance contracts | head` is fine
+        import signal
 
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `soma-conformance contracts | head` is fine
+        # not when called with arguments (tests, embedding): SIG_DFL would let a closed
+        # socket kill the calling process, e.g. an xdist worker
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = argparse.ArgumentParser(prog="soma-conformance", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
