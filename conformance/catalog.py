@@ -19,7 +19,8 @@ from conformance.resources import data_path
 # The catalog lives with the infra it describes (so infra/ splits off whole); the wheel
 # carries it as package data at the same relative path (pyproject.toml, force-include).
 CATALOG_PATH = data_path("infra/contracts/catalog.yaml")
-AREAS = ("readiness", "dns", "identity", "policy", "tenancy", "observability", "security", "sizing")
+AREAS = ("readiness", "dns", "identity", "policy", "tenancy", "observability", "security", "sizing",
+         "durability")
 # services.<name>.health kinds: `http` is judged by conformance/health.py from the
 # declaration alone; the others are protocol checks with their own readiness tests
 HEALTH_KINDS = ("http", "sql", "ping", "kafka-metadata")

@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from conformance.access import Endpoint
+from conformance.access import Credentials, Endpoint
 from conformance.probes import clients
 from conformance.probes.clients import ContractFailure
 
@@ -55,6 +55,22 @@ def check_http(ep: Endpoint, health: Mapping[str, Any]) -> str:
 
 Checker = Callable[[Endpoint, Mapping[str, Any]], str]
 CHECKERS: dict[str, Checker] = {"http": check_http}
+
+
+def ready(ep: Endpoint, health: Mapping[str, Any], creds: Credentials) -> str:
+    """Any kind, protocol kinds included (with the target's credentials): the probe a
+    contract waits on after it restarted the service. One line saying what held."""
+    kind = str(health.get("kind"))
+    if kind == "sql":
+        return f"SELECT 1 = {clients.postgres_select_1(ep, creds)}"
+    if kind == "ping":
+        return f"PING = {clients.redis_ping(ep, creds)}"
+    if kind == "kafka-metadata":
+        meta = clients.kafka_metadata(ep)
+        if not meta.get("brokers") or meta.get("controller_id") in (None, -1):
+            raise ContractFailure(f"{ep}: metadata without brokers or an active controller: {meta}")
+        return f"metadata lists {len(meta['brokers'])} broker(s), controller {meta['controller_id']}"
+    return check(ep, health)
 
 
 def check(ep: Endpoint, health: Mapping[str, Any]) -> str:

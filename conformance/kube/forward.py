@@ -77,20 +77,23 @@ class PortForwards:
             self.forwards[service] = Forward(proc, local, said, reader)
         return self.forwards[service].port
 
-    def close(self) -> None:
-        """Stop every forward; print kubectl's last other lines (evidence for a call through
-        it that timed out)."""
-        for fwd in self.forwards.values():
+    def close(self, service: str | None = None) -> None:
+        """Stop every forward (or one service's: its pod went away, and kubectl forwards to
+        one pod); print kubectl's last other lines (evidence for a call through it that
+        timed out). The next use opens a new forward."""
+        chosen = {k: v for k, v in self.forwards.items() if service in (None, k)}
+        for fwd in chosen.values():
             fwd.proc.terminate()
-        for service, fwd in sorted(self.forwards.items()):
+        for name, fwd in sorted(chosen.items()):
             try:
                 fwd.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 fwd.proc.kill()
             fwd.reader.join(timeout=1)
-            for line in fwd.said:
-                print(f"soma-conformance: kubectl port-forward of {service}: {line}")
-        self.forwards.clear()
+            if service is None:
+                for line in fwd.said:
+                    print(f"soma-conformance: kubectl port-forward of {name}: {line}")
+            del self.forwards[name]
 
 
 def await_forward(proc: subprocess.Popen[str], service: str) -> int:

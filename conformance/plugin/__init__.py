@@ -17,12 +17,14 @@ from conformance.plugin.fixtures import (
     soma_disruptive,
     soma_endpoint,
     soma_inside,
+    soma_last_phase,
     soma_run_mode,
     soma_scrape_interval,
     soma_target,
 )
 from conformance.plugin.handoff import pytest_configure_node
 from conformance.plugin.options import pytest_addoption
+from conformance.plugin.phases import pytest_xdist_make_scheduler
 from conformance.plugin.results import pytest_runtest_call
 from conformance.plugin.target_setup import pytest_runtestloop, pytest_unconfigure
 
@@ -35,11 +37,13 @@ __all__ = [
     "pytest_runtest_call",
     "pytest_runtestloop",
     "pytest_unconfigure",
+    "pytest_xdist_make_scheduler",
     "soma_catalog",
     "soma_credentials",
     "soma_disruptive",
     "soma_endpoint",
     "soma_inside",
+    "soma_last_phase",
     "soma_run_mode",
     "soma_scrape_interval",
     "soma_target",

@@ -94,6 +94,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         line = f"target: {target.name} (endpoints unknown: {exc})"
     cat = catalog_mod.load()
     rm = run_mode(config)
-    return [line, f"soma contract catalog v{cat.version}: {len(cat.contracts)} contracts, "
+    found = [f"preflight found: {'; '.join(f'{k} {v}' for k, v in target.found.items())}"] if target.found else []
+    return [line, *found, f"soma contract catalog v{cat.version}: {len(cat.contracts)} contracts, "
                   f"{len(cat.services)} services; mode {rm.mode}, "
                   f"{'disruptive contracts allowed' if rm.allow_disruptive else 'read-only'}"]

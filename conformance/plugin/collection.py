@@ -1,12 +1,13 @@
 """Collection: each contract test gets its area and service markers from the catalog;
 --contract keeps only the named contracts; waived contracts and, on a read-only run,
-disruptive ones are skipped naming the reason."""
+disruptive ones are skipped naming the reason; the last phase (restarts) goes last."""
 
 from __future__ import annotations
 
 import pytest
 
 from conformance import catalog as catalog_mod
+from conformance.plugin import phases
 from conformance.plugin.activation import activate
 from conformance.plugin.target_setup import preflight_for
 from conformance.session import WAIVERS_KEY, is_active, run_mode
@@ -57,6 +58,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         keep = [i for i in items if i not in deselected and i.get_closest_marker("contract")]
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
+    # contracts that restart services run after every other (under xdist: phases.py)
+    items[:] = phases.last_phase_last(items, phases.is_last_phase)
     preflight_for(config, items)
 
 

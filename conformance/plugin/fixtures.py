@@ -12,6 +12,7 @@ from conformance import catalog as catalog_mod
 from conformance.access import Credentials, Endpoint
 from conformance.errors import TargetError
 from conformance.inside.checks import InsideResult
+from conformance.plugin import phases
 from conformance.plugin.collection import disruptive_reason
 from conformance.plugin.target_setup import setup_target
 from conformance.runmode import RunMode
@@ -99,3 +100,10 @@ def soma_inside(soma_target: Target) -> dict[str, InsideResult]:
         return {r.service: r for r in soma_target.run_inside(checks)}
     except TargetError as exc:
         pytest.fail(f"target {soma_target.name}: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def soma_last_phase(pytestconfig: pytest.Config) -> float:
+    """For a contract that restarts services: waits until every other contract of the run
+    has finished (under xdist; serially the order does it); the seconds waited."""
+    return phases.wait_for_the_rest(pytestconfig)

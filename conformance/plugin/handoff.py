@@ -1,6 +1,6 @@
 """The xdist handoff: the controller creates what must exist once (an ephemeral stack) and
 hands each worker the state to attach to it, or the reason its setup failed, so every
-contract fails with that reason. Every `workerinput` key of the suite is here."""
+contract fails with that reason; and where the last phase's barrier is (phases.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from conformance.plugin import phases
 from conformance.session import SETUP_DONE_KEY, TARGET_ERROR_KEY, TARGET_KEY, is_active
 
 ACTIVE = "soma_active"
@@ -48,6 +49,7 @@ def pytest_configure_node(node: Any) -> None:  # xdist hook, controller side
     if not is_active(node.config):
         return
     node.workerinput[ACTIVE] = True
+    phases.hand_to_worker(node.config, node.workerinput)
     target = node.config.stash.get(TARGET_KEY, None)
     error = node.config.stash.get(TARGET_ERROR_KEY, None)
     if error:

@@ -25,4 +25,5 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     try:
         return (yield)
     except ContractFailure as exc:
-        pytest.fail(str(exc), pytrace=False)
+        cause = str(exc)
+    pytest.fail(cause, pytrace=False)  # outside the except: no "during handling" chain in the report

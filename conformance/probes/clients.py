@@ -125,18 +125,24 @@ def json_body(ep: Endpoint, status: int, text: str, what: str) -> Any:
         ) from None
 
 
-@bounded()
-def postgres_select_1(ep: Endpoint, creds: Credentials) -> int:
+def postgres_connect(ep: Endpoint, creds: Credentials, **kw: Any) -> Any:
+    """A psycopg connection with the target's credentials and TLS settings, bounded: every
+    statement times out (the caller uses it as a context manager inside failing_as)."""
     import psycopg
 
     tcp_reachable(ep)
     tls_args: dict[str, Any] = {"sslmode": ep.option("sslmode", "prefer")}
     if ep.ca_file:
         tls_args["sslrootcert"] = ep.ca_file
-    with failing_as(ep, "SELECT 1"), psycopg.connect(host=ep.host, port=ep.port, user=creds.postgres_user,
-                         password=creds.postgres_password, dbname=creds.postgres_db,
-                         connect_timeout=int(IO_TIMEOUT_S), **tls_args) as conn:
-        conn.execute(f"SET statement_timeout = {int(IO_TIMEOUT_S * 1000)}")
+    conn = psycopg.connect(host=ep.host, port=ep.port, user=creds.postgres_user, password=creds.postgres_password,
+                           dbname=creds.postgres_db, connect_timeout=int(IO_TIMEOUT_S), **tls_args, **kw)
+    conn.execute(f"SET statement_timeout = {int(IO_TIMEOUT_S * 1000)}")
+    return conn
+
+
+@bounded()
+def postgres_select_1(ep: Endpoint, creds: Credentials) -> int:
+    with failing_as(ep, "SELECT 1"), postgres_connect(ep, creds) as conn:
         row = conn.execute("SELECT 1").fetchone()
     if row is None or row[0] != 1:
         raise ContractFailure(f"{ep}: SELECT 1 returned {row!r}")

@@ -177,6 +177,7 @@ class ReportPlugin:
         self.run.end_reason = "finished" if normal else "interrupted"
         self.run.status = "complete" if normal and not self.run.pending else "incomplete"
         self.run.target_detail = _target_detail(self.config)
+        self.run.preflight = _preflight(self.config)
         self.run.environment = _environment(self.config, final=True) or self.run.environment
         self._write_all()
 
@@ -251,6 +252,12 @@ def _environment(config: pytest.Config, final: bool = False) -> str | None:
         return str(target.environment) or None
     except (TargetError, KeyError, OSError):
         return None
+
+
+def _preflight(config: pytest.Config) -> dict[str, str]:
+    """What the target's preflight found (empty when it did not run here, e.g. a worker)."""
+    target = config.stash.get(session.TARGET_KEY, None)
+    return dict(target.found) if target is not None else {}
 
 
 def _target_detail(config: pytest.Config) -> str | None:

@@ -287,6 +287,7 @@ def _meta_table(run: Run) -> str:
     rows = [("run id", run.run_id), ("status", f"{run.status} ({run.end_reason})"),
             ("environment", run.environment_label), ("target", run.target),
             ("target detail", run.target_detail or ""),
+            *((f"found: {k}", v) for k, v in run.preflight.items()),
             ("started", run.started_at), ("finished", run.finished_at or ""),
             ("last update", run.updated_at or ""),
             ("duration", f"{run.duration_s:.1f} s" if run.duration_s is not None else ""),

@@ -121,6 +121,8 @@ class Run:
     # the environment's name (endpoints `name:`, compose project, kube context): history,
     # flaky detection and metrics never mix two environments. None: unknown (older documents)
     environment: str | None = None
+    # what the target's preflight found: release, chart version, overlay, deployed services
+    preflight: dict[str, str] = field(default_factory=dict)
     suite: dict[str, Any] = field(default_factory=dict)
     infra: dict[str, Any] = field(default_factory=dict)
     host: dict[str, Any] = field(default_factory=dict)
@@ -174,7 +176,7 @@ class Run:
             "run_id": self.run_id, "status": self.status, "end_reason": self.end_reason,
             "exit_status": self.exit_status, "target": self.target,
             "target_detail": self.target_detail, "environment": self.environment,
-            "started_at": self.started_at,
+            "preflight": self.preflight, "started_at": self.started_at,
             "updated_at": self.updated_at, "finished_at": self.finished_at,
             "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
             "suite": self.suite, "infra": self.infra, "host": self.host, "command": self.command,
@@ -195,6 +197,7 @@ class Run:
             exit_status=d.get("exit_status"), updated_at=d.get("updated_at"),
             finished_at=d.get("finished_at"), duration_s=d.get("duration_s"),
             target_detail=d.get("target_detail"), environment=d.get("environment"),
+            preflight={str(k): str(v) for k, v in dict(d.get("preflight") or {}).items()},
             suite=dict(d.get("suite") or {}),
             infra=dict(d.get("infra") or {}), host=dict(d.get("host") or {}),
             command=list(d.get("command") or []),

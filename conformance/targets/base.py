@@ -67,6 +67,18 @@ class KubernetesAccess(Protocol):
     def reach_with_canary(self, services: list[str]) -> tuple[list[InsideResult], InsideResult]: ...
 
 
+class Restarts(Protocol):
+    """How a target restarts one service the way its platform does (durability and
+    resilience contracts): each way keeps the service's storage. When `restart` returns,
+    the service's processes run again (not necessarily ready) and the target's endpoints
+    for it are valid again (a port-forward is re-opened on next use)."""
+
+    @property
+    def ways(self) -> tuple[str, ...]: ...
+
+    def restart(self, service: str, way: str) -> str: ...
+
+
 class Target(abc.ABC):
     """A place the shared infra runs. Subclasses live one per module in this package."""
 
@@ -75,6 +87,9 @@ class Target(abc.ABC):
     def __init__(self, catalog: Catalog, options: TargetOptions) -> None:
         self.catalog = catalog
         self.options = options
+        # what the preflight found (release, chart version, deployed services, ...): the
+        # report's header and JSON show it, so a run says what it judged
+        self.found: dict[str, str] = {}
 
     # --- lifecycle -----------------------------------------------------------------
     @abc.abstractmethod
@@ -82,8 +97,9 @@ class Target(abc.ABC):
         """Bring up or attach; raise TargetError naming the cause when impossible."""
 
     def preflight(self, inside: bool = True) -> None:  # noqa: B027 - optional hook
-        """Cheap checks before anything runs (files, images, the project exists); raise
-        UsageError naming the fix. `inside`: the in-network probe may be needed."""
+        """Cheap, bounded checks before anything runs (the stack is there: files, images, the
+        project, the cluster and its release); raise one UsageError naming the cause and the
+        fix; record what was found in `found`. `inside`: the in-network probe may be needed."""
 
     def teardown(self) -> None:  # noqa: B027 - optional hook: most targets create nothing
         """Remove whatever setup() created. Must be idempotent and safe to call twice."""
@@ -120,6 +136,10 @@ class Target(abc.ABC):
     def kubernetes(self) -> KubernetesAccess | None:
         """The Kubernetes API of the namespace the stack runs in, enforcing NetworkPolicy
         and PodSecurity (None: the stack does not run on Kubernetes)."""
+        return None
+
+    def restarts(self) -> Restarts | None:
+        """How this target restarts a service (None: it cannot, e.g. endpoints it only reads)."""
         return None
 
     def docker_project(self) -> str | None:

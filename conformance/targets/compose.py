@@ -24,6 +24,7 @@ from conformance.process import CMD_TIMEOUT_S, run
 from conformance.resources import data_path, repo_file
 from conformance.targets import docker_project
 from conformance.targets.base import Target, Tracing
+from conformance.targets.docker_restarts import DockerRestarts
 
 COMPOSE_FILE = "infra/docker/shared-infra.compose.yaml"
 ENV_FILE = "infra/env/.env.shared"
@@ -115,6 +116,9 @@ class ComposeTarget(Target):
             docker_project.require_project(str(self.project))
         if inside:
             self.require_probe_image()
+        if not self.options.compose_up:
+            self.found = {"project": str(self.project), "deployed services": ", ".join(
+                s for s in self.catalog.services if self.deployed(s)) or "none"}
 
     def require_probe_image(self) -> None:
         image = self.options.probe_image
@@ -217,6 +221,11 @@ class ComposeTarget(Target):
         """Its containers run in the local Docker Engine, as this compose project."""
         self.config()
         return str(self.project)
+
+    def restarts(self) -> DockerRestarts:
+        """Kill and recreate; recreate only with the compose file (not attached by labels)."""
+        return DockerRestarts(self.docker_project(), self.container_ids,
+                              None if self.by_labels else self.compose_cmd())
 
     def running_images(self) -> dict[str, list[str]]:
         """The image of every running container of the project (a container's Image is the

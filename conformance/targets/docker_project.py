@@ -43,6 +43,18 @@ def projects() -> list[str]:
     return sorted({line.strip() for line in out.splitlines() if line.strip()})
 
 
+DAEMON_TIMEOUT_S = 8.0
+
+
+def require_daemon() -> str:
+    """The Docker Engine's version; a one-line UsageError when it does not answer."""
+    try:
+        return docker(["version", "--format", "{{.Server.Version}}"], "docker version", DAEMON_TIMEOUT_S).strip()
+    except TargetError as exc:
+        raise UsageError(f"the Docker daemon does not answer ({exc}): start it "
+                         "(`make docker` in the soma-infra repo installs and starts one)") from None
+
+
 def require_project(project: str) -> None:
     """UsageError naming the running projects when `project` has no running container."""
     try:

@@ -23,11 +23,13 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.access import Credentials, Endpoint
-from conformance.errors import TargetError
+from conformance.errors import TargetError, UsageError
 from conformance.inside.checks import InsideCheck, InsideResult
+from conformance.kube import release as kube_release
 from conformance.kube.forward import PortForwards
 from conformance.kube.kubectl import Kubectl, service_ports
 from conformance.kube.pods import POLICY_SETTLE_S, run_probe
+from conformance.kube.restarts import KubeRestarts
 from conformance.targets.base import KubernetesAccess, Target, Tracing
 from conformance.targets.kind_evidence import KindEvidence
 
@@ -73,6 +75,20 @@ class KindTarget(Target):
         default = self.catalog.namespace
         ctx, ns = self.cluster.context, self.cluster.namespace
         return ctx if ns == default else f"{ctx}/{ns}"
+
+    def preflight(self, inside: bool = True) -> None:
+        """The context, its API, the namespace and a deployed release of the chart (one
+        usage error otherwise); records the release and the catalog services it deploys."""
+        release = kube_release.preflight(self.cluster)
+        try:
+            self.setup()
+        except TargetError as exc:
+            raise UsageError(str(exc)) from None
+        deployed = [s for s in self.catalog.services if self.deployed(s)]
+        self.found = {"context": self.cluster.context, "namespace": self.cluster.namespace,
+                      "release": f"{release.name} (revision {release.revision})",
+                      "chart": f"{release.chart} {release.chart_version}", "overlay": release.overlay,
+                      "deployed services": ", ".join(deployed) or "none"}
 
     def setup(self) -> None:
         doc = self.cluster.get("services")
@@ -130,3 +146,7 @@ class KindTarget(Target):
 
     def running_images(self) -> dict[str, list[str]]:
         return self.evidence.running_images()
+
+    def restarts(self) -> KubeRestarts:
+        """Kill (through the node's CRI) and pod delete, each re-forwarding the service after."""
+        return KubeRestarts(self.cluster, self.forwards)

@@ -92,7 +92,9 @@ class TestcontainersTarget(ComposeTarget):
         self.env_files = [*self._base_env_files, name]
 
     def preflight(self, inside: bool = True) -> None:
-        """The compose file, its bind-mounted files and every image it runs exist locally."""
+        """The Docker daemon answers; the compose file, its bind-mounted files and every image
+        it runs exist locally."""
+        self.found = {"docker engine": docker_project.require_daemon()}
         compose = Path(self.compose_file)
         if not compose.is_file():
             raise UsageError(f"compose file {compose} not found: pass --compose-file=FILE")

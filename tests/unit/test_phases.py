@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conformance import phases
+from conformance.plugin import phases
 
 
 class FakeGateway:

@@ -11,12 +11,16 @@ still be running their last item when the phase is handed out.
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from xdist.scheduler.worksteal import MIN_PENDING, WorkStealingScheduling
+
+from conformance.session import is_active
 
 # the areas whose contracts restart or kill services of the target
 LAST_AREAS = ("durability", "resilience")
@@ -26,6 +30,12 @@ BARRIER_NAME = "first-phase-done"
 # 900 s), so this only bounds a worker that never reports back
 BARRIER_WAIT_S = 1000.0
 BARRIER_POLL_S = 0.2
+# the dist modes whose scheduler this one replaces: both hand out single items
+SCHEDULED_DISTS = ("load", "worksteal")
+# workerinput keys: the barrier file, or the dist mode that cannot order the phase
+BARRIER_INPUT = "soma_phase_barrier"
+UNORDERED_INPUT = "soma_phase_unordered"
+BARRIER_DIR_KEY = pytest.StashKey[Path]()
 
 T = TypeVar("T")
 
@@ -38,6 +48,8 @@ def last_phase_last(items: list[T], is_last: Callable[[T], bool]) -> list[T]:
 class LastPhaseScheduling(WorkStealingScheduling):  # type: ignore[misc]
     """Work stealing for every item but the last phase's, which is held back until no
     other item is left to hand out, then sent whole to one worker."""
+
+    steal_requested_from_node: Any  # set by WorkStealingScheduling, which has no types
 
     def __init__(self, config: Any, log: Any, is_last: Callable[[str], bool], barrier: Path) -> None:
         super().__init__(config, log)
@@ -122,6 +134,49 @@ def wait_for_barrier(barrier: Path | None, timeout: float = BARRIER_WAIT_S,
     return clock() - start
 
 
-def phase_of(keywords: Sequence[str]) -> str:
-    """'last' for an item of a last-phase area (by its area marker), else 'first'."""
-    return "last" if any(a in keywords for a in LAST_AREAS) else "first"
+def is_last_phase(item: pytest.Item) -> bool:
+    """Whether the item belongs to a last-phase area (its area marker, from the catalog)."""
+    return any(item.get_closest_marker(area) is not None for area in LAST_AREAS)
+
+
+def _barrier(config: pytest.Config) -> Path:
+    """The controller's barrier file (its folder made once, removed with the temp dir)."""
+    if BARRIER_DIR_KEY not in config.stash:
+        config.stash[BARRIER_DIR_KEY] = Path(tempfile.mkdtemp(prefix="soma-phase-"))
+    return config.stash[BARRIER_DIR_KEY] / BARRIER_NAME
+
+
+def hand_to_worker(config: pytest.Config, workerinput: dict[str, Any]) -> None:
+    """Controller: tell a worker where the barrier is, or that this dist mode cannot
+    order the last phase (its contracts then skip, saying so)."""
+    dist = str(getattr(config.option, "dist", "no"))
+    if dist in SCHEDULED_DISTS:
+        workerinput[BARRIER_INPUT] = str(_barrier(config))
+    else:
+        workerinput[UNORDERED_INPUT] = dist
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """The suite's runs with `-n` (dist load or worksteal) hold the last phase back."""
+    if not is_active(config) or str(getattr(config.option, "dist", "no")) not in SCHEDULED_DISTS:
+        return None
+
+    def last(nodeid: str) -> bool:
+        return any(f"/test_{area}.py::" in f"/{nodeid}" for area in LAST_AREAS)
+
+    return LastPhaseScheduling(config, log, last, _barrier(config))
+
+
+def wait_for_the_rest(config: pytest.Config) -> float:
+    """A last-phase contract, before it restarts anything: seconds waited for every other
+    contract to finish. Skips where the dist mode cannot order the phase."""
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    if UNORDERED_INPUT in workerinput:
+        pytest.skip(f"restarts services, and --dist {workerinput[UNORDERED_INPUT]} cannot run it after "
+                    f"every other contract: run with --dist load or worksteal, or without -n")
+    barrier = workerinput.get(BARRIER_INPUT)
+    try:
+        return wait_for_barrier(Path(barrier) if barrier else None)
+    except TimeoutError as exc:
+        pytest.fail(str(exc), pytrace=False)

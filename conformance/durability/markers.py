@@ -1,0 +1,302 @@
+"""What each stateful service acknowledged before a restart, and the proof it is still
+there after. A marker is written once, checked after every restart, and removed at the
+end (scratch table, key or topic of this run only). Endpoints are asked for anew at every
+step: a Kubernetes target re-forwards a service whose pod was replaced."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from conformance import tls
+from conformance.access import Credentials, Endpoint
+from conformance.catalog import Catalog
+from conformance.identity.validator import InvalidToken, TokenValidator, ValidatorConfig
+from conformance.policy import probe as policy_probe
+from conformance.probes import clients
+from conformance.probes.clients import IO_TIMEOUT_S, ContractFailure, failing_as
+
+EndpointOf = Callable[[], Endpoint]
+Mint = Callable[[str, str], str]
+KAFKA_MESSAGES = 100
+# the Redis promise is AOF with fsync every second: a key older than that must survive a kill
+REDIS_AOF_AGE_S = 1.2
+
+
+class Marker(Protocol):
+    settle_s: float  # how old the write must be before a restart
+
+    def write(self) -> str: ...
+
+    def check(self) -> str: ...
+
+    def cleanup(self) -> None: ...
+
+
+def scratch_name() -> str:
+    return f"soma_conformance_durability_{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class PostgresMarker:
+    """A committed row in a scratch table."""
+
+    ep: EndpointOf
+    creds: Credentials
+    settle_s: float = 0.0
+    table: str = field(default_factory=scratch_name)
+    row: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def _run(self, sql: str, *args: str) -> list[tuple[Any, ...]]:
+        ep = self.ep()
+        what = sql.split(maxsplit=1)[0]
+        with failing_as(ep, what), clients.postgres_connect(ep, self.creds, autocommit=True) as conn:
+            cur = conn.execute(sql, args)
+            return list(cur.fetchall()) if cur.description else []
+
+    def write(self) -> str:
+        self._run(f"CREATE TABLE {self.table} (id text PRIMARY KEY)")
+        self._run(f"INSERT INTO {self.table} VALUES (%s)", self.row)  # autocommit: committed
+        return f"row {self.row} committed in {self.table}"
+
+    def check(self) -> str:
+        rows = self._run(f"SELECT id FROM {self.table} WHERE id = %s", self.row)
+        if not rows:
+            raise ContractFailure(f"{self.ep()}: the committed row {self.row} of {self.table} is gone")
+        return "committed row present"
+
+    def cleanup(self) -> None:
+        self._run(f"DROP TABLE IF EXISTS {self.table}")
+
+
+@dataclass
+class RedisMarker:
+    """A key written more than a second (the AOF fsync interval) before the restart."""
+
+    ep: EndpointOf
+    creds: Credentials
+    settle_s: float = REDIS_AOF_AGE_S
+    key: str = field(default_factory=lambda: f"soma-conformance:durability:{uuid.uuid4().hex}")
+    value: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def write(self) -> str:
+        ep = self.ep()
+        with failing_as(ep, "SET"):
+            clients.redis_client(ep, self.creds).set(self.key, self.value)
+        return f"key {self.key}"
+
+    def check(self) -> str:
+        ep = self.ep()
+        with failing_as(ep, "GET"):
+            got = clients.redis_client(ep, self.creds).get(self.key)
+        if got != self.value:
+            conf = clients.redis_config(ep, self.creds, "appendonly", "appendfsync")
+            raise ContractFailure(f"{ep}: key {self.key}, written {self.settle_s:g}s before, is "
+                                  f"{'gone' if got is None else f'{got!r}'} (appendonly {conf.get('appendonly')}, "
+                                  f"appendfsync {conf.get('appendfsync')})")
+        return "key present"
+
+    def cleanup(self) -> None:
+        ep = self.ep()
+        with failing_as(ep, "DEL"):
+            clients.redis_client(ep, self.creds).delete(self.key)
+
+
+@dataclass
+class EtcdMarker:
+    """An acknowledged put."""
+
+    ep: EndpointOf
+    settle_s: float = 0.0
+    key: str = field(default_factory=lambda: f"/soma-conformance/durability/{uuid.uuid4().hex}")
+    value: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def _client(self) -> tuple[Endpoint, Any]:
+        ep = self.ep()
+        return ep, clients.etcd_client(ep)
+
+    def write(self) -> str:
+        ep, client = self._client()
+        try:
+            with failing_as(ep, "put"):
+                client.put(self.key, self.value)
+        finally:
+            client.close()
+        return f"key {self.key}"
+
+    def check(self) -> str:
+        ep, client = self._client()
+        try:
+            with failing_as(ep, "get"):
+                got, _meta = client.get(self.key)
+        finally:
+            client.close()
+        if got is None or got.decode() != self.value:
+            raise ContractFailure(f"{ep}: the acknowledged put of {self.key} is {'gone' if got is None else got!r}")
+        return "put present"
+
+    def cleanup(self) -> None:
+        ep, client = self._client()
+        try:
+            with failing_as(ep, "delete"):
+                client.delete(self.key)
+        finally:
+            client.close()
+
+
+@dataclass
+class KafkaMarker:
+    """Messages produced with acks=all to a scratch topic: every acknowledged one must be
+    consumed after the restart."""
+
+    ep: EndpointOf
+    settle_s: float = 0.0
+    topic: str = field(default_factory=lambda: scratch_name().replace("_", "-"))
+    acked: set[bytes] = field(default_factory=set)
+
+    def write(self) -> str:
+        from kafka import KafkaProducer
+        from kafka.admin import NewTopic
+
+        ep = self.ep()
+        brokers = len(clients.kafka_metadata(ep).get("brokers") or [])
+        admin = clients.kafka_admin(ep)
+        try:
+            with failing_as(ep, f"create topic {self.topic}"):
+                admin.create_topics([NewTopic(self.topic, 1, min(3, max(1, brokers)))],
+                                    timeout_ms=int(IO_TIMEOUT_S * 1000))
+        finally:
+            admin.close()
+        with failing_as(ep, f"produce to {self.topic}"):
+            producer = KafkaProducer(bootstrap_servers=f"{ep.host}:{ep.port}", acks="all",
+                                     request_timeout_ms=int(IO_TIMEOUT_S * 1000), max_block_ms=int(IO_TIMEOUT_S * 1000),
+                                     **clients.kafka_security(ep))
+            try:
+                sent = [(payload, producer.send(self.topic, payload))
+                        for payload in (uuid.uuid4().bytes for _ in range(KAFKA_MESSAGES))]
+                producer.flush(timeout=IO_TIMEOUT_S * 2)
+                for payload, future in sent:
+                    with contextlib.suppress(Exception):  # an unacknowledged send promises nothing
+                        future.get(timeout=0)
+                        self.acked.add(payload)
+            finally:
+                producer.close(timeout=2)
+        if not self.acked:
+            raise ContractFailure(f"{ep}: no message to {self.topic} was acknowledged with acks=all")
+        return f"{len(self.acked)} messages acknowledged (acks=all) on {self.topic}"
+
+    def check(self) -> str:
+        from kafka import KafkaConsumer, TopicPartition
+
+        ep = self.ep()
+        with failing_as(ep, f"consume {self.topic}"):
+            consumer = KafkaConsumer(bootstrap_servers=f"{ep.host}:{ep.port}", enable_auto_commit=False,
+                                     consumer_timeout_ms=int(IO_TIMEOUT_S * 1000),
+                                     request_timeout_ms=int(IO_TIMEOUT_S * 1000) + 1000, **clients.kafka_security(ep))
+            try:
+                tp = TopicPartition(self.topic, 0)
+                consumer.assign([tp])
+                consumer.seek_to_beginning(tp)
+                got = {m.value for m in consumer}
+            finally:
+                consumer.close()
+        lost = self.acked - got
+        if lost:
+            raise ContractFailure(f"{ep}: {len(lost)} of {len(self.acked)} messages acknowledged with acks=all "
+                                  f"on {self.topic} were lost ({len(got)} consumed)")
+        return f"{len(self.acked)}/{len(self.acked)} acknowledged messages consumed, 0 lost"
+
+    def cleanup(self) -> None:
+        ep = self.ep()
+        admin = clients.kafka_admin(ep)
+        try:
+            with failing_as(ep, f"delete topic {self.topic}"):
+                admin.delete_topics([self.topic], timeout_ms=int(IO_TIMEOUT_S * 1000))
+        finally:
+            admin.close()
+
+
+def jwks_kids(url: str) -> set[str]:
+    """The kids the JWKS publishes now."""
+    try:
+        resp = httpx.get(url, timeout=IO_TIMEOUT_S, verify=tls.verify(url))
+        keys = resp.json().get("keys") if resp.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        raise ContractFailure(f"JWKS {url}: {clients.describe_exc(exc)}") from None
+    if not isinstance(keys, list):
+        raise ContractFailure(f"JWKS {url}: HTTP {resp.status_code}, no key list")
+    return {str(k.get("kid")) for k in keys if isinstance(k, dict)}
+
+
+@dataclass
+class VaultMarker:
+    """The issuer's published keys and a token minted before the restart: the JWKS keeps
+    the same kids, the old token validates through the JWKS alone (a fresh validator, no
+    cached keys), and the issuer mints again."""
+
+    catalog: Catalog
+    jwks_url: Callable[[], str]  # host-reachable, asked anew after the restart
+    mint: Mint
+    settle_s: float = 0.0
+    kids: set[str] = field(default_factory=set)
+    token: str = ""
+
+    def _identity(self) -> tuple[str, str]:
+        return self.catalog.dev_issuer.conformance
+
+    def write(self) -> str:
+        self.kids = jwks_kids(self.jwks_url())
+        self.token = self.mint(*self._identity())
+        return f"JWKS kids {sorted(self.kids)} and a token of {'.'.join(self._identity())}"
+
+    def check(self) -> str:
+        url = self.jwks_url()
+        kids = jwks_kids(url)
+        if kids != self.kids:
+            raise ContractFailure(f"JWKS {url}: kids changed across the restart: before {sorted(self.kids)}, "
+                                  f"after {sorted(kids)}")
+        validator = TokenValidator(ValidatorConfig.from_catalog(self.catalog.identity, jwks_url=url))
+        try:
+            validator.validate(self.token)
+        except InvalidToken as exc:
+            raise ContractFailure(f"JWKS {url}: a token minted before the restart no longer validates: {exc}") from None
+        self.mint(*self._identity())
+        return f"same {len(kids)} kid(s); the old token validates; the issuer mints"
+
+    def cleanup(self) -> None:
+        """Nothing written: the token expires by itself."""
+
+
+@dataclass
+class OpaMarker:
+    """A decision that allowed a token minted before the restart must allow it after."""
+
+    ep: EndpointOf
+    catalog: Catalog
+    mint: Mint
+    settle_s: float = 0.0
+    body: dict[str, Any] = field(default_factory=dict)
+
+    def write(self) -> str:
+        from conformance.policy.cases import golden, golden_case
+
+        _, picks = golden()
+        self.body = golden_case(picks["allow"]).body(self.mint)
+        self.check()
+        return f"golden case {picks['allow']!r} allowed"
+
+    def check(self) -> str:
+        ep = self.ep()
+        got = policy_probe.decide(ep, self.catalog, self.body.get("input"))
+        if got is not True:
+            raise ContractFailure(f"{ep}: {self.catalog.policy['decision_path']} for a token minted before the "
+                                  f"restart is {got!r}, was true")
+        return "decision still allow"
+
+    def cleanup(self) -> None:
+        """Nothing written."""
