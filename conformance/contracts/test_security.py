@@ -3,27 +3,26 @@ labelled allows; PodSecurity restricted). They need a real cluster that enforces
 the kind target (a Kind cluster with the soma-infra chart). Every other target has no
 NetworkPolicy or PodSecurity to check, so these skip there with that reason.
 
-The NetworkPolicy contract covers every deployed contract service: one unlabelled pod
-probes them all (each must be refused), and a pod per service carrying only
-soma.io/client-<svc> probes <svc> (it must get through; these pods run side by side).
-Command construction is unit-tested (tests/unit/test_kind_target.py); live runs are
-recorded in docs/infra/INSTALL_KIND.md."""
+The NetworkPolicy contract probes from where apps run: a scratch app namespace the run
+creates, with no NetworkPolicy of its own. From there one unlabelled pod probes every
+deployed contract service (each must refuse it), and a pod per service carrying only
+soma.io/client-<svc> probes them all (only <svc> may answer); a canary that no allow
+policy selects proves the namespace's default-deny. The pods run side by side. Command
+construction is unit-tested (tests/unit/test_kind_target.py); live faults are in
+tests/kind/test_live_faults.py."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 
 from conformance.catalog import load
 from conformance.errors import TargetError
-from conformance.inside.checks import InsideResult
 from conformance.probes.clients import ContractFailure
 from conformance.security.pod_templates import pod_templates
-from conformance.targets.base import KubernetesAccess, Target
+from conformance.targets.base import AppReach, KubernetesAccess, Target
 from conformance.targets.kind_evidence import privileged_pod
 
 # the controllers whose templates make the namespace's pods (ReplicaSets are left out: a
@@ -45,65 +44,72 @@ def cluster(target: Target) -> KubernetesAccess:
 CONTRACT_SERVICES = sorted(load().services)
 
 
-@dataclass(frozen=True)
-class Reach:
-    """What the NetworkPolicy probes saw: each deployed service from a pod with no client
-    label, a canary that no allow policy selects from outside the namespace, and each
-    service from its own pod that carries only its client label."""
-
-    unlabelled: dict[str, InsideResult]
-    canary: InsideResult
-    labelled: dict[str, InsideResult | TargetError]
-
-
 @pytest.fixture(scope="module")
-def reach(soma_target: Target) -> Reach:
-    """Every probe pod of the contract, started side by side: each is a pod start-up plus
-    the CNI's settle time, so one after another they would cost that many times over."""
+def reach(soma_target: Target) -> AppReach:
+    """Every probe pod of the contract, from one app namespace, started side by side."""
     kube = cluster(soma_target)
     deployed = [s for s in CONTRACT_SERVICES if soma_target.judged(s)]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        labelled = pool.submit(kube.reach_each, deployed)
-        unlabelled, canary = kube.reach_with_canary(deployed)
-        return Reach({r.service: r for r in unlabelled}, canary, labelled.result())
+    if not deployed:
+        raise ContractFailure(f"no contract service is deployed in {kube.namespace}: nothing to probe")
+    return kube.reach_from_app_namespace(deployed)
+
+
+def policy_note(reach: AppReach) -> str:
+    """The namespace's NetworkPolicies that no release rendered: evidence, not the verdict."""
+    if not reach.foreign_policies:
+        return ""
+    return f" (NetworkPolicies not rendered by the release: {', '.join(reach.foreign_policies)})"
 
 
 @pytest.mark.contract("security.networkpolicy")
-def test_default_deny_isolates_unlisted_pods(soma_target: Target, reach: Reach,
+def test_default_deny_isolates_unlisted_pods(soma_target: Target, reach: AppReach,
                                              soma_evidence: Callable[..., None]) -> None:
     """The contract services are shut by their own allow-lists too; only a pod that no
     allow policy selects shows whether the namespace's default-deny is there."""
     kube = cluster(soma_target)
     canary = reach.canary
     soma_evidence(probed=f"a canary pod in {kube.namespace} that no allow policy selects, from an "
-                         "unlabelled pod of a scratch namespace without policies", answer=canary.detail)
+                         f"unlabelled pod of app namespace {reach.namespace}", answer=canary.detail)
     if canary.ok:
         raise ContractFailure(f"a pod outside {kube.namespace} reached a pod there that no NetworkPolicy "
-                              f"admits ({canary.detail}): default-deny missing")
+                              f"admits ({canary.detail}): default-deny missing{policy_note(reach)}")
 
 
 @pytest.mark.contract("security.networkpolicy")
 @pytest.mark.parametrize("service", CONTRACT_SERVICES)
-def test_only_client_labelled_pods_reach(service: str, soma_target: Target, reach: Reach,
+def test_only_client_labelled_pods_reach(service: str, soma_target: Target, reach: AppReach,
                                          soma_evidence: Callable[..., None]) -> None:
-    kube = cluster(soma_target)
+    """From an app namespace: without a client label, refused; with only
+    soma.io/client-<svc>, <svc> answers and no other service does."""
+    cluster(soma_target)
     if not soma_target.judged(service):
         pytest.skip(soma_target.not_deployed_reason(service))
     label = f"soma.io/client-{service}"
     without = reach.unlabelled.get(service)
     if without is None:
         raise ContractFailure(f"{service}: the unlabelled probe did not check it")
-    with_label = reach.labelled[service]
-    if isinstance(with_label, TargetError):
-        raise with_label
-    soma_evidence(probed=f"{service} from a pod in {kube.namespace}, without any client label "
-                         f"and with only {label}",
-                  answer=f"without: {without.detail}; with: {with_label.detail}")
+    seen = reach.labelled.get(service)
+    if seen is None:
+        raise ContractFailure(f"{service}: no pod labelled {label} probed it")
+    if isinstance(seen, TargetError):
+        raise seen
+    by_service = {r.service: r for r in seen}
+    with_label = by_service[service]
+    others = sorted(s for s, r in by_service.items() if s != service and r.ok)
+    soma_evidence(probed=f"every service from app namespace {reach.namespace}: a pod without any client "
+                         f"label, and a pod with only {label}",
+                  answer=f"{service} without: {without.detail}; with: {with_label.detail}; "
+                         f"other services reached with only {label}: {', '.join(others) or 'none'}")
     if not with_label.ok:
-        raise ContractFailure(f"a pod labelled {label}=true cannot reach {service}: {with_label.detail}")
+        raise ContractFailure(f"a pod labelled {label}=true in an app namespace cannot reach {service}: "
+                              f"{with_label.detail}{policy_note(reach)}")
     if without.ok:
-        raise ContractFailure(f"a pod without {label} reached {service}: NetworkPolicies are not "
-                              "enforced (default-deny missing, or the CNI does not enforce them)")
+        raise ContractFailure(f"a pod of an app namespace without {label} reached {service}: an allow wider "
+                              f"than its client label, default-deny missing, or a CNI that does not enforce "
+                              f"NetworkPolicies{policy_note(reach)}")
+    if others:
+        raise ContractFailure(f"a pod with only {label} also reached {', '.join(others)}: an allow opens "
+                              f"more than its own service{policy_note(reach)}")
 
 
 @pytest.mark.contract("security.podsecurity")

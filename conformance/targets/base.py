@@ -49,6 +49,19 @@ class TargetOptions:
     attach_state: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class AppReach:
+    """What the NetworkPolicy probes of an app namespace saw: each service from a pod with
+    no client label, the canary, each service's labelled pod's view of every service, and
+    the namespace's NetworkPolicies that no release rendered."""
+
+    namespace: str
+    unlabelled: dict[str, InsideResult]
+    canary: InsideResult
+    labelled: dict[str, list[InsideResult] | TargetError]
+    foreign_policies: list[str]
+
+
 class KubernetesAccess(Protocol):
     """What contracts read and try through a Kubernetes API: the namespace's objects,
     admission (PodSecurity) verdicts and probe pods (NetworkPolicy)."""
@@ -62,9 +75,7 @@ class KubernetesAccess(Protocol):
 
     def podsecurity_dry_run(self, pod: dict[str, Any]) -> tuple[bool, str]: ...
 
-    def reach_each(self, services: list[str]) -> dict[str, InsideResult | TargetError]: ...
-
-    def reach_with_canary(self, services: list[str]) -> tuple[list[InsideResult], InsideResult]: ...
+    def reach_from_app_namespace(self, services: list[str]) -> AppReach: ...
 
 
 class Restarts(Protocol):

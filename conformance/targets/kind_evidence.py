@@ -1,6 +1,6 @@
 """What the kind target shows contracts about its namespace (the KubernetesAccess they
 read): workload readiness, PodSecurity verdicts of a server-side dry-run, NetworkPolicy
-probed from pods with one client label, none, and from outside towards a canary, and the
+probed from an app namespace (pods with one client label or none, and a canary), and the
 image IDs the pods run. Kubernetes access itself is conformance/kube."""
 
 from __future__ import annotations
@@ -20,12 +20,17 @@ from conformance.inside.checks import InsideCheck, InsideResult
 from conformance.kube.kubectl import Kubectl, kubectl
 from conformance.kube.pods import POLICY_SETTLE_S, probe_pod_overrides, run_probe
 from conformance.process import completed, run
+from conformance.targets.base import AppReach
 
 PODSECURITY_REJECTED = re.compile(r'violates PodSecurity "(?P<level>[a-z]+):(?P<version>[^"]+)": (?P<why>.+)')
 # the canary of the default-deny check: a pod that no allow policy selects, listening on a
 # port no contract uses; only the namespace's default-deny keeps other pods away from it
 CANARY_PORT = 18080
 CANARY_LABELS = {"app.kubernetes.io/name": "soma-conformance-canary"}
+# Helm's mark on every object a release rendered (and adopted)
+HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
+
+
 
 
 def canary_pod(pod: str, image: str) -> dict[str, Any]:
@@ -138,65 +143,64 @@ class KindEvidence:
                               f"{proc.stderr.strip()[:300]}")
         return False, reason
 
-    def reach(self, services: list[str], labels: list[str]) -> list[InsideResult]:
-        """Probe every service of `services` from ONE pod carrying the client labels of
-        `labels` only (one pod instead of one per service: pods are the slow part)."""
-        return run_probe(self.cluster, self.probe_image, self.inside_checks(services), labels,
-                         settle_s=POLICY_SETTLE_S)
+    def reach_from_app_namespace(self, services: list[str]) -> AppReach:
+        """NetworkPolicy, probed from where apps run: a scratch namespace this run creates,
+        with no NetworkPolicy of its own (so only the services' ingress rules decide). From
+        it, one pod with no client label and one pod per service carrying only that
+        service's label each probe every service; a pod there also probes a canary in the
+        namespace that no allow policy selects (only default-deny keeps it out of reach).
+        Every pod starts side by side (each is a start-up plus the CNI's settle time); a pod
+        that could not run is its TargetError, failing only its own service's check."""
+        context, namespace = self.cluster.context, self.namespace
+        suffix = secrets.token_hex(3)
+        app, canary = f"soma-app-{suffix}", f"soma-canary-{suffix}"
+        checks = self.inside_checks(services)
 
-    def reach_each(self, services: list[str]) -> dict[str, InsideResult | TargetError]:
-        """Each service probed from its own pod that carries only that service's client
-        label. The pods run side by side: each waits POLICY_SETTLE_S for the CNI, so one
-        after another they cost that wait once per service. A pod that could not run is
-        its service's TargetError, so it fails that service's check alone."""
-        def one(service: str) -> InsideResult | TargetError:
+        def probe(labels: list[str]) -> list[InsideResult] | TargetError:
             try:
-                return self.reach([service], [service])[0]
+                return run_probe(self.cluster, self.probe_image, checks, labels, settle_s=POLICY_SETTLE_S,
+                                 namespace=app)
             except TargetError as exc:
                 return exc
 
-        with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
-            return dict(zip(services, pool.map(one, services), strict=True))
-
-    def reach_with_canary(self, services: list[str]) -> tuple[list[InsideResult], InsideResult]:
-        """Probe `services` from a pod of the namespace with no client label, and a canary
-        pod (one that no allow policy selects) from a pod of a scratch namespace that this
-        run creates and deletes. Only the namespace's default-deny keeps the canary out of
-        reach: the contract services are also shut by their own allow-lists, and every pod
-        of the namespace has its egress narrowed to DNS by allow-dns-egress, so a probe
-        from inside, or of a contract service, would not notice a missing default-deny.
-        The unlabelled probe runs beside the canary's set-up: both are pod start-ups."""
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            unlabelled = pool.submit(run_probe, self.cluster, self.probe_image, self.inside_checks(services), [],
-                                     settle_s=POLICY_SETTLE_S)
-            canary = self._canary_reach()
-            return unlabelled.result(), canary
-
-    def _canary_reach(self) -> InsideResult:
-        """The canary of reach_with_canary, probed from a scratch namespace; both deleted after."""
-        context, namespace = self.cluster.context, self.namespace
-        suffix = secrets.token_hex(3)
-        pod, scratch = f"soma-canary-{suffix}", f"soma-canary-client-{suffix}"
         try:
-            run(["kubectl", "--context", context, "create", "namespace", scratch], 60,
-                f"scratch namespace {scratch}")
-            with tempfile.TemporaryDirectory(prefix="soma-canary-") as tmp:
-                manifest = Path(tmp) / "canary.json"
-                manifest.write_text(json.dumps(canary_pod(pod, self.probe_image)), encoding="utf-8")
-                run(kubectl(context, namespace, "create", "-f", str(manifest)), 60, f"canary pod in {namespace}")
-            run(kubectl(context, namespace, "wait", "--for=condition=Ready", f"pod/{pod}",
-                        "--timeout=90s"), 100, f"canary pod {pod} Ready")
-            ip = self.cluster.run("get", "pod", pod, "-o", "jsonpath={.status.podIP}").strip()
-            if not ip:
-                raise TargetError(f"canary pod {pod} has no IP")
-            canary = run_probe(self.cluster, self.probe_image, [InsideCheck("canary", ip, CANARY_PORT, "http", "/")],
-                               [], settle_s=POLICY_SETTLE_S, namespace=scratch)[0]
+            run(["kubectl", "--context", context, "create", "namespace", app], 60, f"app namespace {app}")
+            with ThreadPoolExecutor(max_workers=len(services) + 2) as pool:
+                unlabelled = pool.submit(probe, [])
+                labelled = {svc: pool.submit(probe, [svc]) for svc in services}
+                canary_result = pool.submit(self._canary_reach, canary, app)
+                got_unlabelled = unlabelled.result()
+                if isinstance(got_unlabelled, TargetError):
+                    raise got_unlabelled
+                return AppReach(app, {r.service: r for r in got_unlabelled}, canary_result.result(),
+                                {svc: f.result() for svc, f in labelled.items()}, self.foreign_policies())
         finally:
-            for cmd in (kubectl(context, namespace, "delete", "pod", pod, "--wait=false", "--ignore-not-found"),
-                        ["kubectl", "--context", context, "delete", "namespace", scratch, "--wait=false",
+            for cmd in (kubectl(context, namespace, "delete", "pod", canary, "--wait=false", "--ignore-not-found"),
+                        ["kubectl", "--context", context, "delete", "namespace", app, "--wait=false",
                          "--ignore-not-found"]):
                 subprocess.run(cmd, capture_output=True, timeout=30, check=False)
-        return canary
+
+    def _canary_reach(self, pod: str, app: str) -> InsideResult:
+        """The canary of reach_from_app_namespace: started in the namespace, probed from an
+        unlabelled pod of the app namespace (deleted with it)."""
+        context, namespace = self.cluster.context, self.namespace
+        with tempfile.TemporaryDirectory(prefix="soma-canary-") as tmp:
+            manifest = Path(tmp) / "canary.json"
+            manifest.write_text(json.dumps(canary_pod(pod, self.probe_image)), encoding="utf-8")
+            run(kubectl(context, namespace, "create", "-f", str(manifest)), 60, f"canary pod in {namespace}")
+        run(kubectl(context, namespace, "wait", "--for=condition=Ready", f"pod/{pod}", "--timeout=90s"), 100,
+            f"canary pod {pod} Ready")
+        ip = self.cluster.run("get", "pod", pod, "-o", "jsonpath={.status.podIP}").strip()
+        if not ip:
+            raise TargetError(f"canary pod {pod} has no IP")
+        return run_probe(self.cluster, self.probe_image, [InsideCheck("canary", ip, CANARY_PORT, "http", "/")],
+                         [], settle_s=POLICY_SETTLE_S, namespace=app)[0]
+
+    def foreign_policies(self) -> list[str]:
+        """NetworkPolicies of the namespace that no Helm release rendered (an operator's
+        `kubectl apply`): evidence, named in the contract's message."""
+        return sorted(str(np["metadata"]["name"]) for np in self.objects("networkpolicies")
+                      if not (np["metadata"].get("annotations") or {}).get(HELM_RELEASE_ANNOTATION))
 
     def running_images(self) -> dict[str, list[str]]:
         """The local Docker Engine's image IDs of what every pod runs: kind nodes are

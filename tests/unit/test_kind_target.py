@@ -16,7 +16,7 @@ import yaml
 from conformance import catalog
 from conformance.access import Endpoint
 from conformance.errors import TargetError
-from conformance.inside.checks import InsideResult
+from conformance.inside.checks import InsideCheck, InsideResult
 from conformance.kube import forward, kubectl, pods
 from conformance.targets import kind, kind_evidence
 from conformance.targets.base import TargetOptions
@@ -233,28 +233,48 @@ def test_running_images_maps_each_pod_image_to_the_node_cri_id(monkeypatch: pyte
                       "soma-infra/redis:local"]]
 
 
-def test_reach_each_probes_every_service_from_its_own_labelled_pod_side_by_side(
+def test_app_namespace_reach_probes_every_service_from_each_pod_side_by_side(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """One pod per service, labelled for that service only, all started before any ends;
-    a pod that cannot run fails its own service, not the others."""
+    """From one scratch app namespace: an unlabelled pod and one pod per service with only
+    its label, each probing every service, all started before any ends, plus the canary;
+    a pod that cannot run fails its own service only; the namespace is deleted after."""
     target = kind.KindTarget(catalog.load(), TargetOptions())
     services = ["kafka", "postgres", "redis"]
-    started = threading.Barrier(len(services), timeout=5)
-    calls: list[tuple[list[str], list[str]]] = []
+    target._services = set(services)  # as setup() read them from the live Services
+    started = threading.Barrier(len(services) + 1, timeout=5)
+    probes: list[tuple[tuple[str, ...], list[str], str | None]] = []
+    commands: list[list[str]] = []
 
-    def fake_reach(probed: list[str], labels: list[str]) -> list[InsideResult]:
-        calls.append((probed, labels))
-        started.wait()  # breaks (and fails the test) unless every pod runs at once
-        if probed == ["redis"]:
+    def fake_probe(cluster: object, image: str, checks: list[InsideCheck], labels: list[str], *,
+                   settle_s: int = 0, namespace: str | None = None) -> list[InsideResult]:
+        probes.append((tuple(c.service for c in checks), labels, namespace))
+        if checks[0].service != "canary":
+            started.wait()  # breaks (and fails the test) unless every pod runs at once
+        if labels == ["redis"]:
             raise TargetError("inside probe pod: timed out")
-        return [InsideResult(probed[0], True, "connected")]
+        return [InsideResult(c.service, c.service in labels, "answered" if c.service in labels else "refused")
+                for c in checks]
 
-    monkeypatch.setattr(target.evidence, "reach", fake_reach)
-    got = target.evidence.reach_each(services)
-    assert sorted(calls) == [([s], [s]) for s in services]
-    assert list(got) == services
-    assert isinstance(got["redis"], TargetError)
-    assert got["kafka"] == InsideResult("kafka", True, "connected")
+    monkeypatch.setattr(kind_evidence, "run_probe", fake_probe)
+    monkeypatch.setattr(kind_evidence, "run", lambda cmd, timeout, what: commands.append(cmd) or "")
+    monkeypatch.setattr(target.evidence.cluster, "run", lambda *a, **k: "10.244.0.9")
+    monkeypatch.setattr(kind_evidence.subprocess, "run", lambda cmd, **k: commands.append(cmd))
+    monkeypatch.setattr(target.evidence, "objects", lambda kind_name: [
+        {"metadata": {"name": "default-deny", "annotations": {"meta.helm.sh/release-name": "soma-infra"}}},
+        {"metadata": {"name": "allow-all-postgres"}}])
+    got = target.evidence.reach_from_app_namespace(services)
+    app = got.namespace
+    assert app.startswith("soma-app-") and all(ns == app for _, _, ns in probes)
+    every = [labels for svcs, labels, _ in probes if set(svcs) == set(services)]
+    assert sorted(every) == [[], ["kafka"], ["postgres"], ["redis"]]
+    assert isinstance(got.labelled["redis"], TargetError)
+    assert sorted(got.labelled["kafka"], key=lambda r: r.service) == [  # type: ignore[arg-type]
+        InsideResult("kafka", True, "answered"), InsideResult("postgres", False, "refused"),
+        InsideResult("redis", False, "refused")]
+    assert not any(r.ok for r in got.unlabelled.values()) and not got.canary.ok
+    assert got.foreign_policies == ["allow-all-postgres"]
+    assert ["kubectl", "--context", "kind-soma", "create", "namespace", app] in commands
+    assert any(cmd[-4:] == ["namespace", app, "--wait=false", "--ignore-not-found"] for cmd in commands)
 
 
 def _opa_deployment(otlp: str) -> dict[str, object]:
