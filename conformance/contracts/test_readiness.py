@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from conformance import health
+from conformance import coverage, health
 from conformance.access import Credentials, Endpoint
 from conformance.catalog import Catalog
 from conformance.probes import clients
@@ -90,7 +90,15 @@ def test_pods_ready_services_routable(soma_target: Target, soma_evidence: Callab
         pytest.skip(f"pods and Services exist only on a Kubernetes target (--target=kind), "
                     f"not {soma_target.name!r}")
     unready, unroutable = kube.workload_state()
-    soma_evidence(probed=f"pods and EndpointSlices of namespace {kube.namespace}",
-                  answer="; ".join(unready + unroutable) or "every pod Ready, every Service has ready endpoints")
-    if unready or unroutable:
-        raise ContractFailure("; ".join(unready + unroutable))
+    judged = [s for s in soma_target.catalog.services if soma_target.judged(s)]
+    services = kube.objects("services")
+    names = {str(s["metadata"]["name"]) for s in services}
+    absent = coverage.missing(judged, names, f"Service in namespace {kube.namespace}")
+    absent += coverage.missing([s for s in judged if s in names],
+                               coverage.pods_by_service(services, kube.objects("pods")), "pod")
+    problems = absent + unready + unroutable
+    soma_evidence(probed=f"Services, pods and EndpointSlices of namespace {kube.namespace}",
+                  answer="; ".join(problems) or f"a Service and pods for each of {len(judged)} catalog services; "
+                                                "every pod Ready, every Service has ready endpoints")
+    if problems:
+        raise ContractFailure("; ".join(problems))

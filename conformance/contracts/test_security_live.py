@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from conformance import coverage
 from conformance.access import Credentials, Endpoint
 from conformance.catalog import Catalog
 from conformance.docker_engine import SAVE_TIMEOUT_S, RunningContainer, client, running_containers
@@ -62,6 +63,23 @@ def kube(cluster: KubernetesAccess, kind: str) -> list[dict[str, Any]]:
         return cluster.objects(kind)
     except TargetError as exc:
         raise ContractFailure(str(exc)) from None
+
+
+def judged(target: Target) -> list[str]:
+    """The catalog services whose absence from a judged set fails a contract."""
+    return [s for s in target.catalog.services if target.judged(s)]
+
+
+def image_users(target: Target, by_image: dict[str, list[str]]) -> set[str]:
+    """The catalog services whose images a scan covers: compose names its services; a
+    Kubernetes target names pod/container, mapped to services by their selectors."""
+    users = {u for names in by_image.values() for u in names}
+    view = target.kubernetes()
+    if view is None:
+        return users
+    scanned_pods = {u.split("/", 1)[0] for u in users}
+    by_service = coverage.pods_by_service(kube(view, "services"), kube(view, "pods"))
+    return {svc for svc, pods in by_service.items() if scanned_pods & set(pods)}
 
 
 # --- 1. authentication required -----------------------------------------------------------
@@ -115,13 +133,17 @@ def test_management_apis_closed(soma_endpoint: Get, soma_target: Target, soma_ev
 def test_ports_not_exposed(soma_target: Target, soma_catalog: Catalog, soma_evidence: Evidence) -> None:
     view = runtime_view(soma_target, "exposure")
     if not isinstance(view, str):
-        problems = runtime.service_exposure_problems(kube(view, "services"), set(soma_catalog.services))
+        services = kube(view, "services")
+        problems = coverage.missing(judged(soma_target), (str(s["metadata"]["name"]) for s in services),
+                                    f"Service in {view.namespace}")
+        problems += runtime.service_exposure_problems(services, set(soma_catalog.services))
         for pod in kube(view, "pods"):
             problems += runtime.pod_exposure_problems(pod)
         probed = f"Services and pods in {view.namespace}"
     else:
         containers = running(view)
-        problems = [p for c in containers for p in runtime.exposure_problems(c)]
+        problems = coverage.missing(judged(soma_target), (c.service for c in containers), "running container")
+        problems += [p for c in containers for p in runtime.exposure_problems(c)]
         probed = f"published ports of {len(containers)} running containers of {view}"
     soma_evidence(probed=probed, answer="; ".join(problems) or "loopback / ClusterIP only")
     fail(problems)
@@ -134,11 +156,14 @@ def test_containers_hardened(soma_target: Target, soma_evidence: Evidence) -> No
     view = runtime_view(soma_target, "runtime hardening")
     if not isinstance(view, str):
         pods = kube(view, "pods")
-        problems = [p for pod in pods for p in runtime.pod_hardening_problems(pod)]
+        problems = coverage.missing(judged(soma_target), coverage.pods_by_service(kube(view, "services"), pods),
+                                    f"pod in {view.namespace}")
+        problems += [p for pod in pods for p in runtime.pod_hardening_problems(pod)]
         probed = f"spec/status of {len(pods)} pods in {view.namespace}"
     else:
         containers = running(view)
-        problems = [p for c in containers for p in runtime.hardening_problems(c)]
+        problems = coverage.missing(judged(soma_target), (c.service for c in containers), "running container")
+        problems += [p for c in containers for p in runtime.hardening_problems(c)]
         probed = f"inspect + process uids of {len(containers)} running containers of {view}"
     soma_evidence(probed=probed, answer="; ".join(problems) or "all hardened")
     fail(problems)
@@ -158,8 +183,7 @@ def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentia
     if by_image is None:
         pytest.skip(f"image contents are read through the local Docker Engine; target {soma_target.name!r} "
                     "runs its images out of its sight")
-    if not by_image:
-        raise ContractFailure(f"target {soma_target.name!r} runs no image to scan")
+    fail(coverage.missing(judged(soma_target), image_users(soma_target, by_image), "image scanned"))
     named: dict[str, list[str]] = {}  # one needle per value: equal dev passwords are one finding
     for name, value in (("postgres password", soma_credentials.postgres_password),
                         ("redis password", soma_credentials.redis_password),
