@@ -18,6 +18,7 @@ set -u
 here=$(dirname "$0")
 interval=${SOMA_KEEPER_INTERVAL:-5}
 done_file=${SOMA_KEEPER_DONE:-/tmp/bootstrap-done}
+alive_file=${SOMA_KEEPER_ALIVE:-/tmp/keeper-alive}  # touched every pass (Kubernetes liveness)
 log() { echo "vault-keeper: $*" >&2; }
 # SIGTERM ends it at once, also during a sleep or a bootstrap (both run as waited children)
 trap 'log "stopping"; exit 0' TERM INT
@@ -27,6 +28,7 @@ said=""      # the last state logged (log changes only)
 failures=0
 rm -f "$done_file"
 while :; do
+  : >"$alive_file"
   active=$(wget -q -T 3 -O - "$BAO_ADDR/v1/sys/leader" 2>/dev/null | sed -n 's/.*"active_time":"\([^"]*\)".*/\1/p')
   state=$(sh "$here/health.sh" --complete); rc=$?
   why=""
