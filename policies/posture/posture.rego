@@ -18,8 +18,9 @@ long_running_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
 
 cluster_scoped_kinds := {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass"}
 
-# the services whose data must survive a restart (seed: PVCs for the stateful services)
-stateful_services := {"postgres", "kafka", "redis", "etcd", "prometheus", "grafana"}
+# the services whose data must survive a restart (seed: PVCs for the stateful services;
+# Vault keeps its identity issuer's keys, issue 31)
+stateful_services := {"postgres", "kafka", "redis", "etcd", "prometheus", "grafana", "vault"}
 
 dev_secret := "soma-infra-dev-credentials"
 

@@ -75,7 +75,7 @@ def test_dev_secret_only_in_dev(rendered: dict[str, list[dict[str, Any]]]) -> No
     assert "soma-infra-dev-credentials" in secrets("dev")
     dev = next(o for o in rendered["dev"] if o["kind"] == "Secret")
     assert set(dev["stringData"]) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "REDIS_PASSWORD",
-                                      "VAULT_DEV_ROOT_TOKEN"}
+                                      "VAULT_DEV_ROOT_TOKEN", "VAULT_SEAL_KEY"}
     for overlay in ("staging", "prod"):
         assert "soma-infra-dev-credentials" not in secrets(overlay)
 
@@ -118,7 +118,7 @@ def test_dev_sizing_follows_seed(rendered: dict[str, list[dict[str, Any]]]) -> N
 def test_pvcs_for_stateful_services(rendered: dict[str, list[dict[str, Any]]]) -> None:
     for overlay in chart.OVERLAYS:
         sts = {o["metadata"]["name"]: o for o in rendered[overlay] if o["kind"] == "StatefulSet"}
-        for name in ("postgres", "kafka", "redis", "etcd", "prometheus"):
+        for name in ("postgres", "kafka", "redis", "etcd", "prometheus", "vault"):
             claims = sts[name]["spec"]["volumeClaimTemplates"]
             assert claims and claims[0]["spec"]["resources"]["requests"]["storage"]
 
@@ -153,11 +153,35 @@ def test_helm_test_hook_runs_suite(rendered: dict[str, list[dict[str, Any]]]) ->
         assert labels[f"soma.io/client-{name}"] == "true"
 
 
-def test_vault_bootstrap_job(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    job = next(o for o in rendered["dev"]
-               if o["kind"] == "Job" and o["metadata"]["name"] == "vault-bootstrap")
-    assert "post-install" in job["metadata"]["annotations"]["helm.sh/hook"]
-    assert "/bootstrap/bootstrap.sh" in job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+@pytest.mark.parametrize("overlay", chart.OVERLAYS)
+def test_vault_durable_self_healing_and_truthful(overlay: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Issue 31: no overlay runs a dev server. Vault is a StatefulSet on a PVC running
+    server.hcl (Raft, static seal), its seal key and admin token from the credentials
+    Secret; readiness is health.sh (mints and verifies a token); the keeper container
+    re-applies the bootstrap (no one-shot Job that a rescheduled pod would outlive)."""
+    objs = rendered[overlay]
+    secret = "soma-infra-dev-credentials" if overlay == "dev" else "soma-infra-credentials"
+    sts = next(o for o in objs if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "vault")
+    assert not [o for o in objs if o["kind"] == "Job" and "vault" in o["metadata"]["name"]]
+    assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+    pod = sts["spec"]["template"]["spec"]
+    containers = {c["name"]: c for c in pod["containers"]}
+    server, keeper = containers["vault"], containers["bootstrap"]
+    assert server["args"] == ["server", "-config=/openbao/config/server.hcl", "-config=/openbao/config/telemetry.hcl"]
+    assert not [a for c in pod["containers"] for a in c.get("args", []) + c.get("command", []) if a.startswith("-dev")]
+    env = {e["name"]: e for e in server["env"]}
+    assert env["VAULT_SEAL_KEY"]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "VAULT_SEAL_KEY"}
+    assert env["BAO_DEV_ROOT_TOKEN_ID"]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "VAULT_DEV_ROOT_TOKEN"}
+    assert env["BAO_RAFT_NODE_ID"]["value"] == "$(POD_NAME)"
+    assert {"name": "data", "mountPath": "/openbao/file"} in server["volumeMounts"]
+    assert server["readinessProbe"]["exec"]["command"] == ["/bin/sh", "/openbao/config/health.sh"]
+    # liveness must not kill a server that is sealed, uninitialised or still bootstrapping
+    live = server["livenessProbe"]["httpGet"]["path"]
+    assert "sealedcode=204" in live and "uninitcode=204" in live
+    assert keeper["command"] == ["/bin/sh", "/openbao/config/keeper.sh"]
+    assert pod["securityContext"]["fsGroup"] == 1000
+    config = (chart.ROOT / "infra" / "config" / "vault" / "server.hcl").read_text(encoding="utf-8")
+    assert 'storage "raft"' in config and 'seal "static"' in config and "env://VAULT_SEAL_KEY" in config
 
 
 @pytest.mark.parametrize(("flag", "setting", "error"), [
@@ -166,6 +190,7 @@ def test_vault_bootstrap_job(rendered: dict[str, list[dict[str, Any]]]) -> None:
     ("--set", "networkPolicy.dns.podLabels=null", "podLabels"),
     ("--set-string", "kafka.retentionMs=604800000", "max_log_retention_ms"),
     ("--set", "credentials.dev.POSTGRES_PASSWORD=", "credentials.dev.POSTGRES_PASSWORD is required"),
+    ("--set", "credentials.dev.VAULT_SEAL_KEY=not-32-bytes", "/credentials/dev/VAULT_SEAL_KEY"),
 ])
 def test_chart_refuses_insecure_or_off_contract_values(flag: str, setting: str, error: str) -> None:
     """values.schema.json and the templates refuse settings that break the posture/contracts."""

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The dev identity issuer (OpenBao/Vault OIDC identity tokens), sourced by bootstrap.sh.
-# Idempotent: every call converges to the same state, so it runs after every start of the
-# in-memory dev server (compose one-shot service, Helm Job). POSIX sh, `bao` and `wget` only.
+# Idempotent: every call converges to the same state, so keeper.sh applies it each time a
+# server becomes active and whenever a piece is missing. POSIX sh, `bao` and `wget` only.
 #
 # What it sets up (docs/infra/IDENTITY.md explains the contract):
 #   - issuer base URL: tokens carry iss = $SOMA_ID_ISSUER_BASE/v1/identity/oidc, which
