@@ -135,6 +135,8 @@ credentials_secret() {
   for key in POSTGRES_PASSWORD REDIS_PASSWORD VAULT_DEV_ROOT_TOKEN; do
     args+=("--from-literal=$key=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')")
   done
+  # the static seal key: 32 random bytes, base64 (infra/config/vault/server.hcl)
+  args+=("--from-literal=VAULT_SEAL_KEY=$(head -c 32 /dev/urandom | base64)")
   kubectl --context "$context" -n "$namespace" create secret generic "$name" \
     --from-literal=POSTGRES_USER=soma --from-literal=POSTGRES_DB=soma "${args[@]}" >/dev/null
   log "created Secret $namespace/$name (random credentials)"
