@@ -20,12 +20,15 @@ from conformance.identity.validator import InvalidToken, TokenValidator, Validat
 from conformance.policy import probe as policy_probe
 from conformance.probes import clients
 from conformance.probes.clients import IO_TIMEOUT_S, ContractFailure, failing_as
+from conformance.waiting import WaitTimeout, wait_until
 
 EndpointOf = Callable[[], Endpoint]
 Mint = Callable[[str, str], str]
 KAFKA_MESSAGES = 100
 # the Redis promise is AOF with fsync every second: a key older than that must survive a kill
 REDIS_AOF_AGE_S = 1.2
+# how long a restarted Vault's keeper may take to re-apply the identity bootstrap
+ISSUER_BACK_S = 45.0
 
 
 class Marker(Protocol):
@@ -65,8 +68,10 @@ class PostgresMarker:
         return f"row {self.row} committed in {self.table}"
 
     def check(self) -> str:
-        rows = self._run(f"SELECT id FROM {self.table} WHERE id = %s", self.row)
-        if not rows:
+        if not self._run("SELECT 1 FROM pg_tables WHERE tablename = %s", self.table):
+            raise ContractFailure(f"{self.ep()}: the committed row {self.row} is gone, and its table "
+                                  f"{self.table} with it (a data directory that did not survive)")
+        if not self._run(f"SELECT id FROM {self.table} WHERE id = %s", self.row):
             raise ContractFailure(f"{self.ep()}: the committed row {self.row} of {self.table} is gone")
         return "committed row present"
 
@@ -137,7 +142,8 @@ class EtcdMarker:
         finally:
             client.close()
         if got is None or got.decode() != self.value:
-            raise ContractFailure(f"{ep}: the acknowledged put of {self.key} is {'gone' if got is None else got!r}")
+            now = "gone" if got is None else f"now {got!r}"
+            raise ContractFailure(f"{ep}: the acknowledged put of {self.key} is {now}")
         return "put present"
 
     def cleanup(self) -> None:
@@ -194,6 +200,15 @@ class KafkaMarker:
         from kafka import KafkaConsumer, TopicPartition
 
         ep = self.ep()
+        admin = clients.kafka_admin(ep)
+        try:
+            with failing_as(ep, "list topics"):
+                exists = self.topic in admin.list_topics()
+        finally:
+            admin.close()
+        if not exists:
+            raise ContractFailure(f"{ep}: topic {self.topic} is gone: all {len(self.acked)} messages acknowledged "
+                                  "with acks=all on it were lost")
         with failing_as(ep, f"consume {self.topic}"):
             consumer = KafkaConsumer(bootstrap_servers=f"{ep.host}:{ep.port}", enable_auto_commit=False,
                                      consumer_timeout_ms=int(IO_TIMEOUT_S * 1000),
@@ -255,18 +270,28 @@ class VaultMarker:
         return f"JWKS kids {sorted(self.kids)} and a token of {'.'.join(self._identity())}"
 
     def check(self) -> str:
+        self._mints_again()
         url = self.jwks_url()
         kids = jwks_kids(url)
         if kids != self.kids:
-            raise ContractFailure(f"JWKS {url}: kids changed across the restart: before {sorted(self.kids)}, "
-                                  f"after {sorted(kids)}")
+            raise ContractFailure(f"JWKS {url}: the kids published before the restart, {sorted(self.kids)}, are "
+                                  f"not those after it, {sorted(kids)}: tokens apps hold no longer validate")
         validator = TokenValidator(ValidatorConfig.from_catalog(self.catalog.identity, jwks_url=url))
         try:
             validator.validate(self.token)
         except InvalidToken as exc:
             raise ContractFailure(f"JWKS {url}: a token minted before the restart no longer validates: {exc}") from None
-        self.mint(*self._identity())
-        return f"same {len(kids)} kid(s); the old token validates; the issuer mints"
+        return f"the issuer mints; same {len(kids)} kid(s); the old token validates"
+
+    def _mints_again(self) -> None:
+        """The issuer mints after the restart, with no human step: its keeper may still be
+        re-applying the bootstrap, so this waits for it (bounded)."""
+        try:
+            wait_until(lambda: bool(self.mint(*self._identity())), timeout=ISSUER_BACK_S, interval=1.0,
+                       retry_on=(ContractFailure,), what="the issuer minting again after the restart")
+        except WaitTimeout as exc:
+            raise ContractFailure(f"the issuer mints nothing {ISSUER_BACK_S:.0f}s after the restart "
+                                  f"(no one re-applied its bootstrap?): {exc}") from None
 
     def cleanup(self) -> None:
         """Nothing written: the token expires by itself."""
@@ -295,7 +320,7 @@ class OpaMarker:
         got = policy_probe.decide(ep, self.catalog, self.body.get("input"))
         if got is not True:
             raise ContractFailure(f"{ep}: {self.catalog.policy['decision_path']} for a token minted before the "
-                                  f"restart is {got!r}, was true")
+                                  f"restart is {got!r}, was true (Vault's keys or OPA's policy did not survive)")
         return "decision still allow"
 
     def cleanup(self) -> None:
