@@ -279,6 +279,48 @@ client_allowed(svc, port, label) if {
 	allows_ingress(np, port, label)
 }
 
+# An allow may admit a catalog service's own clients, nothing wider (security.networkpolicy
+# probes the same from an app namespace): not every source, not every pod of a namespace,
+# not the clients of another service.
+catalog_service_of(np) := svc.metadata.name if {
+	some svc in input.objects
+	svc.kind == "Service"
+	input.catalog_services[svc.metadata.name]
+	selects(np, svc.spec.selector)
+}
+
+ingress_rules(np) := object.get(np.spec, "ingress", []) if "Ingress" in np.spec.policyTypes
+
+deny contains msg if {
+	some np in netpols
+	name := catalog_service_of(np)
+	some rule in ingress_rules(np)
+	count(object.get(rule, "from", [])) == 0
+	msg := sprintf("NetworkPolicy/%s: admits every source to %s", [np.metadata.name, name])
+}
+
+deny contains msg if {
+	some np in netpols
+	name := catalog_service_of(np)
+	some rule in ingress_rules(np)
+	some peer in object.get(rule, "from", [])
+	"namespaceSelector" in object.keys(peer)
+	count(object.get(peer, ["podSelector", "matchLabels"], {})) == 0
+	count(object.get(peer, ["podSelector", "matchExpressions"], [])) == 0
+	msg := sprintf("NetworkPolicy/%s: admits every pod of every namespace to %s", [np.metadata.name, name])
+}
+
+deny contains msg if {
+	some np in netpols
+	name := catalog_service_of(np)
+	some rule in ingress_rules(np)
+	some peer in object.get(rule, "from", [])
+	some label, _ in object.get(peer, ["podSelector", "matchLabels"], {})
+	startswith(label, "soma.io/client-")
+	label != sprintf("soma.io/client-%s", [name])
+	msg := sprintf("NetworkPolicy/%s: admits %s pods to %s", [np.metadata.name, label, name])
+}
+
 # every metrics port is open to the Prometheus scraper
 deny contains msg if {
 	some svc in input.objects

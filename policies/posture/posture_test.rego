@@ -162,3 +162,21 @@ test_service_selecting_no_pod_flagged if {
 	lonely := json.patch(service, [{"op": "replace", "path": "/spec/selector", "value": {"app.kubernetes.io/name": "nobody"}}])
 	flagged([namespace, lonely, default_deny, dns, clients, deployment(good_pod_spec)], "Service/opa: its selector matches no pod template")
 }
+
+opa_allow(name, ingress) := np(name, {
+	"podSelector": {"matchLabels": {"app.kubernetes.io/name": "opa"}}, "policyTypes": ["Ingress"], "ingress": ingress,
+})
+
+test_allow_all_ingress_flagged if {
+	flagged(array.concat(good_objects, [opa_allow("allow-all-opa", [{}])]), "NetworkPolicy/allow-all-opa: admits every source to opa")
+}
+
+test_client_allow_of_any_pod_flagged if {
+	any_pod := opa_allow("allow-any", [{"from": [{"namespaceSelector": {}, "podSelector": {}}], "ports": [{"port": 8181}]}])
+	flagged(array.concat(good_objects, [any_pod]), "NetworkPolicy/allow-any: admits every pod of every namespace to opa")
+}
+
+test_allow_of_another_services_clients_flagged if {
+	other := opa_allow("allow-redis-clients", [{"from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"soma.io/client-redis": "true"}}}]}])
+	flagged(array.concat(good_objects, [other]), "NetworkPolicy/allow-redis-clients: admits soma.io/client-redis pods to opa")
+}
