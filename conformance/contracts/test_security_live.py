@@ -195,12 +195,15 @@ def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentia
     allowed: list[str] = []
     sdk = client(SAVE_TIMEOUT_S)
     problems: list[str] = []
+    cached = 0
     t0 = time.monotonic()
     try:
         for image_id, services in sorted(by_image.items()):
             tags = sdk.images.get(image_id).tags
             tag = str(tags[0]) if tags else image_id[:19]
-            found, ok = images.split_allowed(images.scan_image(sdk, image_id, needles), allowed_rules)
+            findings, hit = images.scan_image(sdk, image_id, needles)
+            cached += hit
+            found, ok = images.split_allowed(findings, allowed_rules)
             allowed += [f"{tag}: {f}" for f in ok]
             problems += [f"image {tag} (run by {', '.join(sorted(set(services)))}): {f}" for f in found]
     except Exception as exc:  # noqa: BLE001 - an Engine API failure fails the contract, named
@@ -209,7 +212,8 @@ def test_images_carry_no_secret(soma_target: Target, soma_credentials: Credentia
     finally:
         sdk.close()
     record_property("measurement", f"security.image_secrets: {len(by_image)} images scanned for "
-                                   f"{len(needles)} credentials + PEM keys in {time.monotonic() - t0:.1f} s")
+                                   f"{len(needles)} credentials + PEM keys in {time.monotonic() - t0:.1f} s "
+                                   f"({cached} verdicts from the cache, keyed by image ID)")
     soma_evidence(probed=f"{len(by_image)} images (layers, env, labels, history)",
                   answer="; ".join(problems[:10]) or f"no secret found ({len(allowed)} allowed by the catalog: "
                                                      f"{'; '.join(allowed[:3])})")

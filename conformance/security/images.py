@@ -169,15 +169,26 @@ def split_allowed(findings: list[str], allowed: list[dict[str, str]]) -> tuple[l
     return problems, ok
 
 
-def scan_image(client: Any, image_id: str, needles: list[Needle], use_cache: bool = True) -> list[str]:
-    """All findings for one image (metadata and layers); cached per image id (immutable)."""
+def cached_findings(image_id: str, needles: list[Needle]) -> tuple[Path, list[str] | None]:
+    """The cache file of (image id, needle set) and its findings, if that scan was done."""
     cache = cache_dir() / f"{image_id.replace(':', '-')}-{needle_digest(needles)}.json"
-    if use_cache and cache.is_file():
-        return list(json.loads(cache.read_text(encoding="utf-8")))
+    try:
+        return cache, list(json.loads(cache.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return cache, None  # never scanned, or a torn file: scan again
+
+
+def scan_image(client: Any, image_id: str, needles: list[Needle], use_cache: bool = True) -> tuple[list[str], bool]:
+    """(all findings for one image, metadata and layers; whether they came from the cache).
+    An image id is a digest of its content, so a cached verdict is the same evidence."""
+    cache, cached = cached_findings(image_id, needles)
+    if use_cache and cached is not None:
+        return cached, True
     image = client.images.get(image_id)
     findings = scan_saved(iter(image.save(chunk_size=CHUNK, named=False)), needles)
     findings += scan_metadata(image.attrs, image.history(), needles)
     if use_cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(findings), encoding="utf-8")
-    return findings
+        from conformance.report.json_writer import atomic_write
+
+        atomic_write(cache, json.dumps(findings))
+    return findings, False
