@@ -19,6 +19,7 @@ from conformance.waiting import WaitTimeout, wait_until
 KILL = "kill"
 POD_DELETE = "pod delete"
 BACK_TIMEOUT_S = 300.0
+CRI_TIMEOUT_S = 60
 POLL_S = 1.0
 
 
@@ -78,8 +79,10 @@ class KubeRestarts:
         if way == KILL:
             for pod in before:
                 for cid in pod.containers:
-                    run(["docker", "exec", pod.node, "crictl", "stop", "--timeout", "0", cid], 60,
-                        f"crictl stop of {pod.name} on kind node {pod.node}")
+                    # --timeout=0 of `stop`: SIGKILL at once; crictl's own --timeout: how long it
+                    # waits for the runtime to confirm (its 2 s default is short on a busy node)
+                    run(["docker", "exec", pod.node, "crictl", f"--timeout={CRI_TIMEOUT_S}s", "stop", "--timeout=0",
+                         cid], CRI_TIMEOUT_S + 10, f"crictl stop of {pod.name} on kind node {pod.node}")
             done = f"{service}: SIGKILL of {sum(len(p.containers) for p in before)} container(s), restarted by kubelet"
         elif way == POD_DELETE:
             self.cluster.run("delete", "pod", "--wait=true", "--timeout=120s", *[p.name for p in before], timeout=150)

@@ -112,7 +112,7 @@ def test_kill_goes_through_the_nodes_cri_and_waits_for_the_restart(monkeypatch: 
     cluster = FakeCluster([[pod("etcd-0", "u", True, 0)], [pod("etcd-0", "u", True, 0)], [pod("etcd-0", "u", True, 1)]])
     r = kube_restarts.KubeRestarts(cluster, FakeForwards())  # type: ignore[arg-type]
     r.restart("etcd", "kill")
-    assert ran == [["docker", "exec", "soma-control-plane", "crictl", "stop", "--timeout", "0", "u-c"]]
+    assert ran == [["docker", "exec", "soma-control-plane", "crictl", "--timeout=60s", "stop", "--timeout=0", "u-c"]]
 
 
 def test_a_pod_that_never_comes_back_is_a_target_error(monkeypatch: pytest.MonkeyPatch) -> None:
