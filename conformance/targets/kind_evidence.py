@@ -164,15 +164,18 @@ class KindEvidence:
                 return exc
 
         try:
-            run(["kubectl", "--context", context, "create", "namespace", app], 60, f"app namespace {app}")
-            with ThreadPoolExecutor(max_workers=len(services) + 2) as pool:
+            with ThreadPoolExecutor(max_workers=len(services) + 3) as pool:
+                canary_ip = pool.submit(self._start_canary, canary)  # beside the namespace's creation
+                run(["kubectl", "--context", context, "create", "namespace", app], 60, f"app namespace {app}")
                 unlabelled = pool.submit(probe, [])
                 labelled = {svc: pool.submit(probe, [svc]) for svc in services}
-                canary_result = pool.submit(self._canary_reach, canary, app)
+                canary_result = run_probe(self.cluster, self.probe_image,
+                                          [InsideCheck("canary", canary_ip.result(), CANARY_PORT, "http", "/")], [],
+                                          settle_s=POLICY_SETTLE_S, namespace=app)[0]
                 got_unlabelled = unlabelled.result()
                 if isinstance(got_unlabelled, TargetError):
                     raise got_unlabelled
-                return AppReach(app, {r.service: r for r in got_unlabelled}, canary_result.result(),
+                return AppReach(app, {r.service: r for r in got_unlabelled}, canary_result,
                                 {svc: f.result() for svc, f in labelled.items()}, self.foreign_policies())
         finally:
             for cmd in (kubectl(context, namespace, "delete", "pod", canary, "--wait=false", "--ignore-not-found"),
@@ -180,9 +183,9 @@ class KindEvidence:
                          "--ignore-not-found"]):
                 subprocess.run(cmd, capture_output=True, timeout=30, check=False)
 
-    def _canary_reach(self, pod: str, app: str) -> InsideResult:
-        """The canary of reach_from_app_namespace: started in the namespace, probed from an
-        unlabelled pod of the app namespace (deleted with it)."""
+    def _start_canary(self, pod: str) -> str:
+        """The canary of reach_from_app_namespace, started in the namespace: its pod IP once
+        it is Ready (probed only then: a canary not yet listening would look refused)."""
         context, namespace = self.cluster.context, self.namespace
         with tempfile.TemporaryDirectory(prefix="soma-canary-") as tmp:
             manifest = Path(tmp) / "canary.json"
@@ -193,8 +196,7 @@ class KindEvidence:
         ip = self.cluster.run("get", "pod", pod, "-o", "jsonpath={.status.podIP}").strip()
         if not ip:
             raise TargetError(f"canary pod {pod} has no IP")
-        return run_probe(self.cluster, self.probe_image, [InsideCheck("canary", ip, CANARY_PORT, "http", "/")],
-                         [], settle_s=POLICY_SETTLE_S, namespace=app)[0]
+        return ip
 
     def foreign_policies(self) -> list[str]:
         """NetworkPolicies of the namespace that no Helm release rendered (an operator's
