@@ -20,7 +20,7 @@ from conformance.resources import data_path
 # carries it as package data at the same relative path (pyproject.toml, force-include).
 CATALOG_PATH = data_path("infra/contracts/catalog.yaml")
 AREAS = ("readiness", "dns", "identity", "policy", "tenancy", "observability", "security", "sizing",
-         "durability")
+         "durability", "resilience")
 # services.<name>.health kinds: `http` is judged by conformance/health.py from the
 # declaration alone; the others are protocol checks with their own readiness tests
 HEALTH_KINDS = ("http", "sql", "ping", "kafka-metadata")

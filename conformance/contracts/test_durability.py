@@ -12,21 +12,15 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 
-from conformance import health
-from conformance.access import Credentials, Endpoint
-from conformance.catalog import Catalog
+from conformance.access import Endpoint
+from conformance.contracts.conftest import Stack
 from conformance.durability import markers
 from conformance.durability.recovery import restart_and_recover
-from conformance.identity.tokens import DevIssuer, IssuerError
 from conformance.probes.clients import ContractFailure
-from conformance.targets.base import Target
 
-Get = Callable[[str], Endpoint]
-Mint = Callable[[str, str], str]
 SERVICES = ("postgres", "kafka", "redis", "etcd", "vault", "opa")
 # what each contract restarts: OPA's decision for an old token depends on Vault's keys too
 RESTARTED = {"opa": ("vault", "opa")}
@@ -34,50 +28,22 @@ RESTARTED = {"opa": ("vault", "opa")}
 TIMEOUT_S = 600
 
 
-@dataclass(frozen=True)
-class Stack:
-    """What a durability contract reaches the target through."""
+def marker_of(stack: Stack, service: str) -> markers.Marker:
+    """What the service acknowledged, as a marker to write and check."""
+    def ep() -> Endpoint:
+        return stack.endpoint(service)
 
-    target: Target
-    catalog: Catalog
-    endpoint: Get
-    creds: Credentials
-
-    def mint(self, service: str, tenant: str) -> str:
-        """A token minted now, through Vault's endpoint as it is now (a Kubernetes target
-        re-forwards a restarted service; the session's cached tokens may be near expiry)."""
-        issuer = DevIssuer(self.endpoint("vault").url(), self.creds.vault_token)
-        try:
-            return issuer.mint(service, tenant)
-        except IssuerError as exc:
-            raise ContractFailure(f"vault at {issuer.base_url}: minting for {service}.{tenant}: {exc}") from None
-
-    def ready(self, service: str) -> Callable[[], str]:
-        """The service's readiness probe (the catalog's health), through its endpoint as it is now."""
-        probe = self.catalog.service(service).health
-        return lambda: health.ready(self.endpoint(service), probe, self.creds)
-
-    def marker(self, service: str) -> markers.Marker:
-        def ep() -> Endpoint:
-            return self.endpoint(service)
-
-        if service == "postgres":
-            return markers.PostgresMarker(ep, self.creds)
-        if service == "redis":
-            return markers.RedisMarker(ep, self.creds)
-        if service == "etcd":
-            return markers.EtcdMarker(ep)
-        if service == "kafka":
-            return markers.KafkaMarker(ep)
-        jwks = str(self.catalog.identity["jwks_url"])
-        if service == "vault":
-            return markers.VaultMarker(self.catalog, lambda: self.target.reachable_url(jwks), self.mint)
-        return markers.OpaMarker(ep, self.catalog, self.mint)
-
-
-@pytest.fixture
-def stack(soma_target: Target, soma_catalog: Catalog, soma_endpoint: Get, soma_credentials: Credentials) -> Stack:
-    return Stack(soma_target, soma_catalog, soma_endpoint, soma_credentials)
+    if service == "postgres":
+        return markers.PostgresMarker(ep, stack.creds)
+    if service == "redis":
+        return markers.RedisMarker(ep, stack.creds)
+    if service == "etcd":
+        return markers.EtcdMarker(ep)
+    if service == "kafka":
+        return markers.KafkaMarker(ep)
+    if service == "vault":
+        return markers.VaultMarker(stack.catalog, stack.jwks_url, stack.mint)
+    return markers.OpaMarker(ep, stack.catalog, stack.mint)
 
 
 @pytest.mark.parametrize("service", [pytest.param(s, id=s, marks=pytest.mark.contract(f"durability.{s}"))
@@ -90,7 +56,7 @@ def test_acknowledged_state_survives_restarts(service: str, soma_last_phase: flo
         pytest.skip(f"target {stack.target.name} cannot restart services: durability is judged where the "
                     "suite owns the stack (testcontainers, compose, kind)")
     stack.endpoint(service)  # a service the target does not deploy skips or fails here, as elsewhere
-    marker = stack.marker(service)
+    marker = marker_of(stack, service)
     wrote = marker.write()
     held: list[str] = []
     try:

@@ -67,6 +67,13 @@ class PostgresMarker:
         self._run(f"INSERT INTO {self.table} VALUES (%s)", self.row)  # autocommit: committed
         return f"row {self.row} committed in {self.table}"
 
+    def insert(self, row: str) -> None:
+        """Commit one more row (autocommit: acknowledged once this returns)."""
+        self._run(f"INSERT INTO {self.table} VALUES (%s)", row)
+
+    def rows(self) -> list[str]:
+        return [str(r[0]) for r in self._run(f"SELECT id FROM {self.table}")]
+
     def check(self) -> str:
         if not self._run("SELECT 1 FROM pg_tables WHERE tablename = %s", self.table):
             raise ContractFailure(f"{self.ep()}: the committed row {self.row} is gone, and its table "

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-# the script a target runs inside its network (mounted into a container, or handed to a pod)
+# the scripts a target runs inside its network (mounted into a container, or handed to a
+# pod): the DNS/protocol probe, and the steady load of the resilience contracts
 PROBE_SCRIPT = Path(__file__).resolve().with_name("probe.py")
+LOAD_SCRIPT = Path(__file__).resolve().with_name("load.py")
 
 
 @dataclass(frozen=True)
@@ -34,17 +37,24 @@ def encode_checks(checks: list[InsideCheck]) -> str:
     return json.dumps([asdict(c) for c in checks])
 
 
-def decode_results(stdout: str, checks: list[InsideCheck]) -> list[InsideResult]:
-    """Parse the inside probe's JSON output; a missing result is a failed check."""
-    got: dict[str, InsideResult] = {}
+def json_lines(stdout: str) -> list[dict[str, Any]]:
+    """The JSON objects a script printed one per line (other lines, e.g. kubectl's, skipped)."""
+    out = []
     for raw in stdout.splitlines():
         line = raw.strip()
         if not line.startswith("{"):
             continue
         try:
-            item = json.loads(line)
+            out.append(json.loads(line))
         except json.JSONDecodeError:
             continue
+    return out
+
+
+def decode_results(stdout: str, checks: list[InsideCheck]) -> list[InsideResult]:
+    """Parse the inside probe's JSON output; a missing result is a failed check."""
+    got: dict[str, InsideResult] = {}
+    for item in json_lines(stdout):
         got[str(item["service"])] = InsideResult(
             service=str(item["service"]),
             ok=bool(item["ok"]),

@@ -8,6 +8,7 @@ tears down what it created. Contract tests only ever talk to this interface.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -16,6 +17,7 @@ from conformance.access import Credentials, Endpoint
 from conformance.catalog import Catalog
 from conformance.errors import TargetError
 from conformance.inside.checks import InsideCheck, InsideResult
+from conformance.kube.disruptions import LoadRun, Member
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,30 @@ class Restarts(Protocol):
     def restart(self, service: str, way: str) -> str: ...
 
 
+class Disruptions(Protocol):
+    """How a Kubernetes target removes members of its replicated services while load runs
+    (resilience contracts; conformance/kube/disruptions.py)."""
+
+    def replicas(self, service: str) -> int: ...
+
+    def members(self, service: str) -> list[Member]: ...
+
+    def remove(self, member: str) -> str: ...
+
+    def serving(self, service: str) -> list[str]: ...
+
+    def reconnect(self, service: str) -> None: ...
+
+    def drain(self, node: str) -> str: ...
+
+    def uncordon(self, node: str) -> None: ...
+
+    def await_ready(self, seconds: float) -> None: ...
+
+    def load_during(self, spec: dict[str, Any], clients: list[str], disrupt: Callable[[], str], *,
+                    warmup_s: float = 3.0) -> LoadRun: ...
+
+
 class Target(abc.ABC):
     """A place the shared infra runs. Subclasses live one per module in this package."""
 
@@ -151,6 +177,11 @@ class Target(abc.ABC):
 
     def restarts(self) -> Restarts | None:
         """How this target restarts a service (None: it cannot, e.g. endpoints it only reads)."""
+        return None
+
+    def disruptions(self) -> Disruptions | None:
+        """How this target removes a member of a replicated service under load (None: it
+        runs one replica of each, or cannot remove members)."""
         return None
 
     def docker_project(self) -> str | None:

@@ -26,6 +26,7 @@ from conformance.access import Credentials, Endpoint
 from conformance.errors import TargetError, UsageError
 from conformance.inside.checks import InsideCheck, InsideResult
 from conformance.kube import release as kube_release
+from conformance.kube.disruptions import KubeDisruptions
 from conformance.kube.forward import PortForwards
 from conformance.kube.kubectl import Kubectl, service_ports
 from conformance.kube.pods import POLICY_SETTLE_S, run_probe
@@ -146,6 +147,10 @@ class KindTarget(Target):
 
     def running_images(self) -> dict[str, list[str]]:
         return self.evidence.running_images()
+
+    def disruptions(self) -> KubeDisruptions:
+        """Pod delete, node drain and in-cluster load (the resilience contracts)."""
+        return KubeDisruptions(self.cluster, self.options.probe_image, self.forwards)
 
     def restarts(self) -> KubeRestarts:
         """Kill (through the node's CRI) and pod delete, each re-forwarding the service after."""
