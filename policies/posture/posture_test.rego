@@ -162,3 +162,150 @@ test_service_selecting_no_pod_flagged if {
 	lonely := json.patch(service, [{"op": "replace", "path": "/spec/selector", "value": {"app.kubernetes.io/name": "nobody"}}])
 	flagged([namespace, lonely, default_deny, dns, clients, deployment(good_pod_spec)], "Service/opa: its selector matches no pod template")
 }
+
+# ---- services selecting a label set at run time ----------------------------------------
+
+primary_service := json.patch(service, [{"op": "add", "path": "/spec/selector/role", "value": "master"}])
+
+runtime_role := {"metadata": {"labels": {"app.kubernetes.io/name": "opa"}, "annotations": {"soma.io/runtime-labels": "role"}}, "spec": good_pod_spec}
+
+test_selector_on_a_declared_runtime_label_is_routable if {
+	dep := json.patch(deployment(good_pod_spec), [{"op": "replace", "path": "/spec/template", "value": runtime_role}])
+	count(posture.deny) == 0 with input as input_of([namespace, primary_service, default_deny, dns, clients, dep])
+}
+
+test_selector_on_an_undeclared_label_is_not_routable if {
+	flagged([namespace, primary_service, default_deny, dns, clients, deployment(good_pod_spec)], "Service/opa: its selector matches no pod template")
+}
+
+test_runtime_label_fixed_otherwise_in_the_template_is_not_routable if {
+	fixed := json.patch(runtime_role, [{"op": "add", "path": "/metadata/labels/role", "value": "replica"}])
+	dep := json.patch(deployment(good_pod_spec), [{"op": "replace", "path": "/spec/template", "value": fixed}])
+	flagged([namespace, primary_service, default_deny, dns, clients, dep], "Service/opa: its selector matches no pod template")
+}
+
+# ---- high availability -------------------------------------------------------------------
+
+opa_selector := {"matchLabels": {"app.kubernetes.io/name": "opa"}}
+
+anti_affinity := {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "kubernetes.io/hostname", "labelSelector": opa_selector}]}}
+
+pdb := {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "opa", "namespace": "soma-infra"}, "spec": {"maxUnavailable": 1, "selector": opa_selector}}
+
+replicated(n, spec) := json.patch(deployment(spec), [{"op": "add", "path": "/spec/replicas", "value": n}])
+
+ha_spec := object.union(good_pod_spec, {"affinity": anti_affinity})
+
+ha_objects := [namespace, service, default_deny, dns, clients, pdb, replicated(2, ha_spec)]
+
+prod_input(objects) := object.union(input_of(objects), {"overlay": "prod"})
+
+test_replicated_with_pdb_and_anti_affinity_is_compliant if {
+	count(posture.deny) == 0 with input as prod_input(ha_objects)
+}
+
+test_replicated_with_topology_spread_is_compliant if {
+	spread := object.union(good_pod_spec, {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": opa_selector}]})
+	count(posture.deny) == 0 with input as prod_input(replace_last(ha_objects, replicated(2, spread)))
+}
+
+test_replicated_without_pdb_flagged if {
+	objects := [o | some o in ha_objects; o.kind != "PodDisruptionBudget"]
+	flagged(objects, "Deployment/opa: 2 replicas and no PodDisruptionBudget selects its pods")
+}
+
+test_pdb_of_other_pods_does_not_count if {
+	other := json.patch(pdb, [{"op": "replace", "path": "/spec/selector", "value": {"matchLabels": {"app.kubernetes.io/name": "redis"}}}])
+	objects := [namespace, service, default_deny, dns, clients, other, replicated(2, ha_spec)]
+	flagged(objects, "no PodDisruptionBudget selects its pods")
+}
+
+test_replicated_without_spread_flagged if {
+	flagged(replace_last(ha_objects, replicated(3, good_pod_spec)), "Deployment/opa: 3 replicas with no spread over nodes")
+}
+
+test_spread_that_schedules_anyway_does_not_count if {
+	soft := object.union(good_pod_spec, {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": opa_selector}]})
+	flagged(replace_last(ha_objects, replicated(2, soft)), "with no spread over nodes")
+}
+
+test_anti_affinity_on_another_key_does_not_count if {
+	zone := json.patch(ha_spec, [{"op": "replace", "path": "/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/0/topologyKey", "value": "topology.kubernetes.io/zone"}])
+	flagged(replace_last(ha_objects, replicated(2, zone)), "with no spread over nodes")
+}
+
+test_single_replica_needs_no_pdb_nor_spread if {
+	count(posture.deny) == 0 with input as input_of(good_objects)
+}
+
+test_ha_overlay_below_its_topology_flagged if {
+	some msg in posture.deny with input as prod_input(replace_last(ha_objects, replicated(1, ha_spec)))
+	msg == "Deployment/opa: 1 replica(s) in overlay prod; its HA topology needs at least 2"
+}
+
+test_dev_overlay_has_no_ha_floor if {
+	count(posture.deny) == 0 with input as input_of(replace_last(ha_objects, replicated(1, ha_spec)))
+}
+
+kafka_env := [
+	{"name": "KAFKA_DEFAULT_REPLICATION_FACTOR", "value": "3"},
+	{"name": "KAFKA_MIN_INSYNC_REPLICAS", "value": "2"},
+	{"name": "KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE", "value": "false"},
+	{"name": "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "value": "3"},
+	{"name": "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "value": "3"},
+	{"name": "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "value": "2"},
+]
+
+kafka_sts(env) := {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "kafka", "namespace": "soma-infra"}, "spec": {
+	"replicas": 3,
+	"volumeClaimTemplates": [{"metadata": {"name": "data"}}],
+	"template": {"metadata": {"labels": {"app.kubernetes.io/name": "kafka"}}, "spec": object.union(good_pod_spec, {
+		"containers": [object.union(good_container, {"name": "kafka", "env": env})],
+		"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "kafka"}}}]}},
+	})},
+}}
+
+kafka_pdb := json.patch(pdb, [
+	{"op": "replace", "path": "/metadata/name", "value": "kafka"},
+	{"op": "replace", "path": "/spec/selector", "value": {"matchLabels": {"app.kubernetes.io/name": "kafka"}}},
+])
+
+kafka_objects(env) := array.concat(good_objects, [kafka_pdb, kafka_sts(env)])
+
+test_durable_kafka_cluster_is_compliant if {
+	count(posture.deny) == 0 with input as input_of(kafka_objects(kafka_env))
+}
+
+test_kafka_min_insync_one_flagged if {
+	acks1 := json.patch(kafka_env, [{"op": "replace", "path": "/1/value", "value": "1"}])
+	flagged(kafka_objects(acks1), "StatefulSet/kafka: KAFKA_MIN_INSYNC_REPLICAS is 1 with 3 brokers")
+}
+
+test_kafka_replication_factor_unset_flagged if {
+	unset := array.slice(kafka_env, 1, count(kafka_env))
+	flagged(kafka_objects(unset), "StatefulSet/kafka: KAFKA_DEFAULT_REPLICATION_FACTOR is unset with 3 brokers")
+}
+
+test_kafka_unclean_election_flagged if {
+	unclean := json.patch(kafka_env, [{"op": "replace", "path": "/2/value", "value": "true"}])
+	flagged(kafka_objects(unclean), "StatefulSet/kafka: unclean leader election must be off")
+}
+
+# ---- API access -------------------------------------------------------------------------
+
+token_volume := {"name": "kube-api", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}
+
+test_projected_token_for_own_service_account_is_compliant if {
+	spec := object.union(good_pod_spec, {"serviceAccountName": "opa", "volumes": [token_volume]})
+	count(posture.deny) == 0 with input as input_of(replace_last(good_objects, deployment(spec)))
+}
+
+test_projected_token_for_default_service_account_flagged if {
+	spec := object.union(good_pod_spec, {"volumes": [token_volume]})
+	flagged(replace_last(good_objects, deployment(spec)), "Deployment/opa: volume kube-api projects an API token for the default ServiceAccount")
+}
+
+test_cluster_wide_rbac_flagged if {
+	binding := {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "patroni"}}
+	flagged(array.concat(good_objects, [binding]), "ClusterRoleBinding/patroni: cluster-wide RBAC")
+}
