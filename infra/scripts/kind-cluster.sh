@@ -132,7 +132,8 @@ credentials_secret() {
   local name=soma-infra-credentials
   kubectl --context "$context" -n "$namespace" get secret "$name" >/dev/null 2>&1 && return 0
   local args=() key
-  for key in POSTGRES_PASSWORD REDIS_PASSWORD VAULT_DEV_ROOT_TOKEN; do
+  # POSTGRES_REPLICATION_PASSWORD: Patroni's replication user (postgres.ha.enabled)
+  for key in POSTGRES_PASSWORD POSTGRES_REPLICATION_PASSWORD REDIS_PASSWORD VAULT_DEV_ROOT_TOKEN; do
     args+=("--from-literal=$key=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')")
   done
   kubectl --context "$context" -n "$namespace" create secret generic "$name" \
