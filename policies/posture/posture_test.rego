@@ -309,3 +309,65 @@ test_cluster_wide_rbac_flagged if {
 	binding := {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "patroni"}}
 	flagged(array.concat(good_objects, [binding]), "ClusterRoleBinding/patroni: cluster-wide RBAC")
 }
+
+# ---- the remaining rules, one bad manifest each (100% line coverage) ----------------------
+
+test_cron_job_pod_template_checked if {
+	bad := json.patch(good_pod_spec, [{"op": "add", "path": "/containers/0/securityContext/privileged", "value": true}])
+	cron := {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "soma-infra"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": bad}}}}}
+	flagged(array.concat(good_objects, [cron]), "CronJob/nightly: container opa: privileged")
+}
+
+test_root_uid_flagged if {
+	bad := json.patch(good_pod_spec, [{"op": "add", "path": "/containers/0/securityContext/runAsUser", "value": 0}])
+	flagged(replace_last(good_objects, deployment(bad)), "container opa: runAsUser 0 (root)")
+}
+
+test_privilege_escalation_flagged if {
+	bad := json.patch(good_pod_spec, [{"op": "remove", "path": "/containers/0/securityContext/allowPrivilegeEscalation"}])
+	flagged(replace_last(good_objects, deployment(bad)), "container opa: allowPrivilegeEscalation must be false")
+}
+
+test_host_network_flagged if {
+	bad := object.union(good_pod_spec, {"hostNetwork": true})
+	flagged(replace_last(good_objects, deployment(bad)), "Deployment/opa: hostNetwork is not allowed")
+}
+
+test_host_port_flagged if {
+	bad := json.patch(good_pod_spec, [{"op": "add", "path": "/containers/0/ports", "value": [{"containerPort": 8181, "hostPort": 8181}]}])
+	flagged(replace_last(good_objects, deployment(bad)), "container opa: hostPort is not allowed")
+}
+
+test_automounted_token_flagged if {
+	bad := json.patch(good_pod_spec, [{"op": "remove", "path": "/automountServiceAccountToken"}])
+	flagged(replace_last(good_objects, deployment(bad)), "Deployment/opa: automountServiceAccountToken must be false")
+}
+
+test_stateful_service_as_deployment_flagged if {
+	redis := json.patch(deployment(good_pod_spec), [{"op": "replace", "path": "/metadata/name", "value": "redis"}])
+	flagged(array.concat(good_objects, [redis]), "Deployment/redis: stateful service must be a StatefulSet")
+}
+
+test_missing_dns_egress_flagged if {
+	flagged([o | some o in good_objects; o.metadata.name != "allow-dns-egress"], "no DNS egress")
+}
+
+metrics_service := json.patch(service, [{"op": "add", "path": "/spec/ports/-", "value": {"name": "metrics", "port": 9999}}])
+
+test_metrics_port_closed_to_prometheus_flagged if {
+	flagged(array.concat(good_objects, [metrics_service]), "Service/opa: metrics port 9999 not open to Prometheus")
+}
+
+test_metrics_port_open_to_prometheus_is_compliant if {
+	scrape := np("allow-scrape-opa", {
+		"podSelector": {"matchLabels": {"app.kubernetes.io/name": "opa"}}, "policyTypes": ["Ingress"],
+		"ingress": [{"from": [{"podSelector": {"matchLabels": {"soma.io/metrics-scraper": "true"}}}], "ports": [{"protocol": "TCP", "port": 9999}]}],
+	})
+	objects := [namespace, metrics_service, default_deny, dns, clients, scrape, deployment(good_pod_spec)]
+	count(posture.deny) == 0 with input as input_of(objects)
+}
+
+test_missing_contract_service_flagged if {
+	some msg in posture.deny with input as object.union(input_of(good_objects), {"catalog_services": {"opa": 8181, "redis": 6379}})
+	msg == "Service/redis: contract service missing"
+}
