@@ -20,13 +20,16 @@ HEADLESS = "svc.cluster.local"
 
 
 def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
-    [obj] = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
-    return obj
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, (kind, name, len(found))
+    return found[0]
 
 
 def container(workload: dict[str, Any], name: str) -> dict[str, Any]:
-    [c] = [c for c in workload["spec"]["template"]["spec"]["containers"] if c["name"] == name]
-    return c
+    found: list[dict[str, Any]] = [c for c in workload["spec"]["template"]["spec"]["containers"]
+                                   if c["name"] == name]
+    assert len(found) == 1, name
+    return found[0]
 
 
 def env(workload: dict[str, Any], name: str) -> dict[str, Any]:
@@ -189,7 +192,8 @@ def test_postgres_patroni(overlay: str, rendered: dict[str, list[dict[str, Any]]
     assert "password" not in str(cfg).lower().replace("password_encryption", "")
     e = env(sts, "postgres")
     secret = "soma-infra-credentials"
-    assert e["PATRONI_REPLICATION_PASSWORD"] == {"secretKeyRef": {"name": secret, "key": "POSTGRES_REPLICATION_PASSWORD"}}
+    assert e["PATRONI_REPLICATION_PASSWORD"] == {"secretKeyRef": {"name": secret,
+                                                                  "key": "POSTGRES_REPLICATION_PASSWORD"}}
     assert e["PATRONI_SUPERUSER_PASSWORD"] == {"secretKeyRef": {"name": secret, "key": "POSTGRES_PASSWORD"}}
     spec = sts["spec"]["template"]["spec"]
     assert spec["automountServiceAccountToken"] is False and spec["serviceAccountName"] == "postgres"
