@@ -12,6 +12,7 @@ kind-image: docker ## assemble the offline Kind node image (cached by a hash of 
 # OVERLAY=dev (cluster soma, one node) or prod (cluster soma-prod, three nodes, HA overlay)
 OVERLAY ?= dev
 kind-up: docker helm-tools images bundle ## node image, cluster soma, images, chart (dev overlay), all pods Ready; OVERLAY=prod: 3-node soma-prod
+	@$(if $(filter prod,$(OVERLAY)),$(STEP) "build image: postgres-ha" bash infra/scripts/build-images.sh postgres-ha)
 	@OVERLAY=$(OVERLAY) bash infra/scripts/kind-cluster.sh up
 
 kind-down: ## delete the Kind cluster soma (OVERLAY=prod: soma-prod)

@@ -133,6 +133,10 @@ for name in "${want[@]}"; do
         echo "build-images: $prefix/suite:local skipped (only helm test and Kind need it): set SOMA_SUITE_SRC=<suite checkout or wheel>" >&2
       fi ;;
     kafka) kafka_libs; build kafka "$kafka_dir" ;;
+    # the chart's Postgres HA mode (Patroni; the staging and prod overlays), not in the
+    # default list (compose and the dev overlay never run it): build-images.sh postgres-ha,
+    # which `make kind-up OVERLAY=prod` does
+    postgres-ha) build postgres-ha ;;
     # optional (profile `tracing`), not in the default list: build-images.sh jaeger
     jaeger) bash "$here/go-tools.sh" jaeger; build jaeger "$cache/bin/jaeger" ;;
     *)     build "$name" ;;

@@ -60,12 +60,15 @@ up() {
       log "starting the stopped node"; docker start "$cluster-control-plane" >/dev/null
     fi
   fi
+  local created=""
   if ! kind get clusters 2>/dev/null | grep -qx "$cluster"; then
     log "creating cluster $cluster from $tag"
     kind_ create cluster --name "$cluster" --config "$config" --image "$tag" --wait 5m
+    created=1
   fi
   kubectl config use-context "$context" >/dev/null
   schedulable_control_plane
+  [ -z "$created" ] || restart_kube_router
   local images=() missing=() i
   # the chart's images, plus the suite's in-network probe (pods the kind target starts)
   # the chart renders only with its synced files (catalog, config, bundle): a fresh clone has none
@@ -125,6 +128,21 @@ schedulable_control_plane() {
     node-role.kubernetes.io/control-plane:NoSchedule- >/dev/null 2>&1 || true
 }
 
+# kube-router reads the nodes' pod subnets (the set its masquerade rule exempts) when it
+# starts and then only every 5 min (--routes-sync-period): on a new multi-node cluster the
+# control plane's router starts before the workers join, so for up to 5 min its pods'
+# traffic to pods on other nodes left SNATed to the node's address, and the
+# NetworkPolicies there (which admit pods, not nodes) refused it: the Kafka and etcd
+# members on the control plane could not reach their peers. Restart the routers once
+# every node is Ready (a new cluster only; no pod of the release runs yet).
+restart_kube_router() {
+  [ "$overlay" = prod ] || return 0
+  log "restarting kube-router now that every node is Ready (pod subnets of all nodes)"
+  kubectl --context "$context" wait --for=condition=Ready nodes --all --timeout=300s >/dev/null
+  kubectl --context "$context" -n kube-system rollout restart daemonset/kube-router >/dev/null
+  kubectl --context "$context" -n kube-system rollout status daemonset/kube-router --timeout=300s >/dev/null
+}
+
 # Staging and prod read credentials from an existing Secret (never the chart's dev one):
 # on this throwaway cluster, made once from random values with the keys the chart reads.
 credentials_secret() {
@@ -132,7 +150,8 @@ credentials_secret() {
   local name=soma-infra-credentials
   kubectl --context "$context" -n "$namespace" get secret "$name" >/dev/null 2>&1 && return 0
   local args=() key
-  for key in POSTGRES_PASSWORD REDIS_PASSWORD VAULT_DEV_ROOT_TOKEN; do
+  # POSTGRES_REPLICATION_PASSWORD: Patroni's replication user (postgres.ha.enabled)
+  for key in POSTGRES_PASSWORD POSTGRES_REPLICATION_PASSWORD REDIS_PASSWORD VAULT_DEV_ROOT_TOKEN; do
     args+=("--from-literal=$key=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')")
   done
   # the static seal key: 32 random bytes, base64 (infra/config/vault/server.hcl)

@@ -372,7 +372,151 @@ selects_some_pod(selector) if {
 	some obj in input.objects
 	obj.kind in long_running_kinds
 	labels := object.get(obj.spec.template, ["metadata", "labels"], {})
+	later := runtime_labels(obj)
 	every k, v in selector {
-		labels[k] == v
+		label_matches(labels, later, k, v)
 	}
+}
+
+# Label keys a program in the pod sets on it at run time (Patroni's role label, on which
+# the Service postgres selects the primary), declared on the template by the annotation
+# soma.io/runtime-labels (comma-separated keys). Only a key the template leaves unset.
+runtime_labels(obj) := {trim_space(k) |
+	some k in split(object.get(obj.spec.template, ["metadata", "annotations", "soma.io/runtime-labels"], ""), ",")
+	trim_space(k) != ""
+}
+
+label_matches(labels, _, k, v) if labels[k] == v
+
+label_matches(labels, later, k, _) if {
+	k in later
+	not labels[k]
+}
+
+# ---- high availability ---------------------------------------------------------------
+
+replicated_kinds := {"Deployment", "StatefulSet"}
+
+hostname_key := "kubernetes.io/hostname"
+
+# the HA topology of the staging and prod overlays: at least this many members each
+ha_overlays := {"staging", "prod"}
+
+ha_min_replicas := {"kafka": 3, "etcd": 3, "postgres": 2, "opa": 2}
+
+replicas(obj) := object.get(obj.spec, "replicas", 1)
+
+template_labels(obj) := object.get(obj.spec.template, ["metadata", "labels"], {})
+
+# a label selector (matchLabels, non-empty) that matches the workload's pods
+selects_pods(selector, obj) if {
+	count(object.get(selector, "matchLabels", {})) > 0
+	every k, v in selector.matchLabels {
+		template_labels(obj)[k] == v
+	}
+}
+
+# every replicated workload: a PodDisruptionBudget selecting its pods, so a node drain
+# evicts one member at a time and never a quorum
+deny contains msg if {
+	some obj in input.objects
+	obj.kind in replicated_kinds
+	replicas(obj) > 1
+	not pdb_covers(obj)
+	msg := sprintf("%s: %d replicas and no PodDisruptionBudget selects its pods", [id(obj), replicas(obj)])
+}
+
+pdb_covers(obj) if {
+	some pdb in input.objects
+	pdb.kind == "PodDisruptionBudget"
+	selects_pods(pdb.spec.selector, obj)
+}
+
+# ... and its members on distinct nodes: a topology spread constraint on the hostname that
+# refuses to schedule otherwise, or a required pod anti-affinity on it
+deny contains msg if {
+	some obj in input.objects
+	obj.kind in replicated_kinds
+	replicas(obj) > 1
+	not spread_over_nodes(obj)
+	msg := sprintf("%s: %d replicas with no spread over nodes (topologySpreadConstraint DoNotSchedule or required podAntiAffinity on %s)", [id(obj), replicas(obj), hostname_key])
+}
+
+spread_over_nodes(obj) if {
+	some c in object.get(obj.spec.template.spec, "topologySpreadConstraints", [])
+	c.topologyKey == hostname_key
+	c.whenUnsatisfiable == "DoNotSchedule"
+	selects_pods(c.labelSelector, obj)
+}
+
+spread_over_nodes(obj) if {
+	some term in object.get(obj.spec.template.spec, ["affinity", "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"], [])
+	term.topologyKey == hostname_key
+	selects_pods(term.labelSelector, obj)
+}
+
+# the staging and prod overlays keep their HA topology (one OPA or one Postgres is a
+# single point of failure again)
+deny contains msg if {
+	input.overlay in ha_overlays
+	some obj in input.objects
+	obj.kind in replicated_kinds
+	want := ha_min_replicas[obj.metadata.name]
+	replicas(obj) < want
+	msg := sprintf("%s: %d replica(s) in overlay %s; its HA topology needs at least %d", [id(obj), replicas(obj), input.overlay, want])
+}
+
+# a Kafka cluster acknowledges a write (acks=all) only once a second broker holds it, and
+# never elects a leader that lacks acknowledged writes
+kafka_durability := {
+	"KAFKA_MIN_INSYNC_REPLICAS": 2,
+	"KAFKA_DEFAULT_REPLICATION_FACTOR": 3,
+	"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": 3,
+	"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": 3,
+	"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": 2,
+}
+
+kafka_env(obj) := {e.name: object.get(e, "value", "") |
+	some c in obj.spec.template.spec.containers
+	c.name == "kafka"
+	some e in object.get(c, "env", [])
+}
+
+deny contains msg if {
+	some obj in input.objects
+	obj.kind == "StatefulSet"
+	obj.metadata.name == "kafka"
+	replicas(obj) >= 3
+	some name, least in kafka_durability
+	not to_number(object.get(kafka_env(obj), name, "0")) >= least
+	msg := sprintf("%s: %s is %s with %d brokers; at least %d keeps acknowledged writes through a broker lost", [id(obj), name, object.get(kafka_env(obj), name, "unset"), replicas(obj), least])
+}
+
+deny contains msg if {
+	some obj in input.objects
+	obj.kind == "StatefulSet"
+	obj.metadata.name == "kafka"
+	replicas(obj) >= 3
+	object.get(kafka_env(obj), "KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE", "") != "false"
+	msg := sprintf("%s: unclean leader election must be off (KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE=false)", [id(obj)])
+}
+
+# ---- API access ----------------------------------------------------------------------
+
+# a pod that projects an API token (no automount) runs as a ServiceAccount of its own,
+# never the namespace's default one, so a Role grants only what that workload needs
+deny contains msg if {
+	some [name, _, spec] in pods
+	some v in object.get(spec, "volumes", [])
+	some src in object.get(v, ["projected", "sources"], [])
+	src.serviceAccountToken
+	object.get(spec, "serviceAccountName", "default") == "default"
+	msg := sprintf("%s: volume %s projects an API token for the default ServiceAccount", [name, v.name])
+}
+
+# RBAC stays in the namespace: the release grants nothing cluster-wide
+deny contains msg if {
+	some obj in input.objects
+	obj.kind in {"ClusterRole", "ClusterRoleBinding"}
+	msg := sprintf("%s: cluster-wide RBAC; grant a namespaced Role instead", [id(obj)])
 }

@@ -163,6 +163,215 @@ test_service_selecting_no_pod_flagged if {
 	flagged([namespace, lonely, default_deny, dns, clients, deployment(good_pod_spec)], "Service/opa: its selector matches no pod template")
 }
 
+# ---- services selecting a label set at run time ----------------------------------------
+
+primary_service := json.patch(service, [{"op": "add", "path": "/spec/selector/role", "value": "master"}])
+
+runtime_role := {"metadata": {"labels": {"app.kubernetes.io/name": "opa"}, "annotations": {"soma.io/runtime-labels": "role"}}, "spec": good_pod_spec}
+
+test_selector_on_a_declared_runtime_label_is_routable if {
+	dep := json.patch(deployment(good_pod_spec), [{"op": "replace", "path": "/spec/template", "value": runtime_role}])
+	count(posture.deny) == 0 with input as input_of([namespace, primary_service, default_deny, dns, clients, dep])
+}
+
+test_selector_on_an_undeclared_label_is_not_routable if {
+	flagged([namespace, primary_service, default_deny, dns, clients, deployment(good_pod_spec)], "Service/opa: its selector matches no pod template")
+}
+
+test_runtime_label_fixed_otherwise_in_the_template_is_not_routable if {
+	fixed := json.patch(runtime_role, [{"op": "add", "path": "/metadata/labels/role", "value": "replica"}])
+	dep := json.patch(deployment(good_pod_spec), [{"op": "replace", "path": "/spec/template", "value": fixed}])
+	flagged([namespace, primary_service, default_deny, dns, clients, dep], "Service/opa: its selector matches no pod template")
+}
+
+# ---- high availability -------------------------------------------------------------------
+
+opa_selector := {"matchLabels": {"app.kubernetes.io/name": "opa"}}
+
+anti_affinity := {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "kubernetes.io/hostname", "labelSelector": opa_selector}]}}
+
+pdb := {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "opa", "namespace": "soma-infra"}, "spec": {"maxUnavailable": 1, "selector": opa_selector}}
+
+replicated(n, spec) := json.patch(deployment(spec), [{"op": "add", "path": "/spec/replicas", "value": n}])
+
+ha_spec := object.union(good_pod_spec, {"affinity": anti_affinity})
+
+ha_objects := [namespace, service, default_deny, dns, clients, pdb, replicated(2, ha_spec)]
+
+prod_input(objects) := object.union(input_of(objects), {"overlay": "prod"})
+
+test_replicated_with_pdb_and_anti_affinity_is_compliant if {
+	count(posture.deny) == 0 with input as prod_input(ha_objects)
+}
+
+test_replicated_with_topology_spread_is_compliant if {
+	spread := object.union(good_pod_spec, {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": opa_selector}]})
+	count(posture.deny) == 0 with input as prod_input(replace_last(ha_objects, replicated(2, spread)))
+}
+
+test_replicated_without_pdb_flagged if {
+	objects := [o | some o in ha_objects; o.kind != "PodDisruptionBudget"]
+	flagged(objects, "Deployment/opa: 2 replicas and no PodDisruptionBudget selects its pods")
+}
+
+test_pdb_of_other_pods_does_not_count if {
+	other := json.patch(pdb, [{"op": "replace", "path": "/spec/selector", "value": {"matchLabels": {"app.kubernetes.io/name": "redis"}}}])
+	objects := [namespace, service, default_deny, dns, clients, other, replicated(2, ha_spec)]
+	flagged(objects, "no PodDisruptionBudget selects its pods")
+}
+
+test_replicated_without_spread_flagged if {
+	flagged(replace_last(ha_objects, replicated(3, good_pod_spec)), "Deployment/opa: 3 replicas with no spread over nodes")
+}
+
+test_spread_that_schedules_anyway_does_not_count if {
+	soft := object.union(good_pod_spec, {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": opa_selector}]})
+	flagged(replace_last(ha_objects, replicated(2, soft)), "with no spread over nodes")
+}
+
+test_anti_affinity_on_another_key_does_not_count if {
+	zone := json.patch(ha_spec, [{"op": "replace", "path": "/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/0/topologyKey", "value": "topology.kubernetes.io/zone"}])
+	flagged(replace_last(ha_objects, replicated(2, zone)), "with no spread over nodes")
+}
+
+test_single_replica_needs_no_pdb_nor_spread if {
+	count(posture.deny) == 0 with input as input_of(good_objects)
+}
+
+test_ha_overlay_below_its_topology_flagged if {
+	some msg in posture.deny with input as prod_input(replace_last(ha_objects, replicated(1, ha_spec)))
+	msg == "Deployment/opa: 1 replica(s) in overlay prod; its HA topology needs at least 2"
+}
+
+test_dev_overlay_has_no_ha_floor if {
+	count(posture.deny) == 0 with input as input_of(replace_last(ha_objects, replicated(1, ha_spec)))
+}
+
+kafka_env := [
+	{"name": "KAFKA_DEFAULT_REPLICATION_FACTOR", "value": "3"},
+	{"name": "KAFKA_MIN_INSYNC_REPLICAS", "value": "2"},
+	{"name": "KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE", "value": "false"},
+	{"name": "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "value": "3"},
+	{"name": "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "value": "3"},
+	{"name": "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "value": "2"},
+]
+
+kafka_sts(env) := {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "kafka", "namespace": "soma-infra"}, "spec": {
+	"replicas": 3,
+	"volumeClaimTemplates": [{"metadata": {"name": "data"}}],
+	"template": {"metadata": {"labels": {"app.kubernetes.io/name": "kafka"}}, "spec": object.union(good_pod_spec, {
+		"containers": [object.union(good_container, {"name": "kafka", "env": env})],
+		"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "kafka"}}}]}},
+	})},
+}}
+
+kafka_pdb := json.patch(pdb, [
+	{"op": "replace", "path": "/metadata/name", "value": "kafka"},
+	{"op": "replace", "path": "/spec/selector", "value": {"matchLabels": {"app.kubernetes.io/name": "kafka"}}},
+])
+
+kafka_objects(env) := array.concat(good_objects, [kafka_pdb, kafka_sts(env)])
+
+test_durable_kafka_cluster_is_compliant if {
+	count(posture.deny) == 0 with input as input_of(kafka_objects(kafka_env))
+}
+
+test_kafka_min_insync_one_flagged if {
+	acks1 := json.patch(kafka_env, [{"op": "replace", "path": "/1/value", "value": "1"}])
+	flagged(kafka_objects(acks1), "StatefulSet/kafka: KAFKA_MIN_INSYNC_REPLICAS is 1 with 3 brokers")
+}
+
+test_kafka_replication_factor_unset_flagged if {
+	unset := array.slice(kafka_env, 1, count(kafka_env))
+	flagged(kafka_objects(unset), "StatefulSet/kafka: KAFKA_DEFAULT_REPLICATION_FACTOR is unset with 3 brokers")
+}
+
+test_kafka_unclean_election_flagged if {
+	unclean := json.patch(kafka_env, [{"op": "replace", "path": "/2/value", "value": "true"}])
+	flagged(kafka_objects(unclean), "StatefulSet/kafka: unclean leader election must be off")
+}
+
+# ---- API access -------------------------------------------------------------------------
+
+token_volume := {"name": "kube-api", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}
+
+test_projected_token_for_own_service_account_is_compliant if {
+	spec := object.union(good_pod_spec, {"serviceAccountName": "opa", "volumes": [token_volume]})
+	count(posture.deny) == 0 with input as input_of(replace_last(good_objects, deployment(spec)))
+}
+
+test_projected_token_for_default_service_account_flagged if {
+	spec := object.union(good_pod_spec, {"volumes": [token_volume]})
+	flagged(replace_last(good_objects, deployment(spec)), "Deployment/opa: volume kube-api projects an API token for the default ServiceAccount")
+}
+
+test_cluster_wide_rbac_flagged if {
+	binding := {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "patroni"}}
+	flagged(array.concat(good_objects, [binding]), "ClusterRoleBinding/patroni: cluster-wide RBAC")
+}
+
+# ---- the remaining rules, one bad manifest each (100% line coverage) ----------------------
+
+test_cron_job_pod_template_checked if {
+	bad := json.patch(good_pod_spec, [{"op": "add", "path": "/containers/0/securityContext/privileged", "value": true}])
+	cron := {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "soma-infra"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": bad}}}}}
+	flagged(array.concat(good_objects, [cron]), "CronJob/nightly: container opa: privileged")
+}
+
+test_root_uid_flagged if {
+	bad := json.patch(good_pod_spec, [{"op": "add", "path": "/containers/0/securityContext/runAsUser", "value": 0}])
+	flagged(replace_last(good_objects, deployment(bad)), "container opa: runAsUser 0 (root)")
+}
+
+test_privilege_escalation_flagged if {
+	bad := json.patch(good_pod_spec, [{"op": "remove", "path": "/containers/0/securityContext/allowPrivilegeEscalation"}])
+	flagged(replace_last(good_objects, deployment(bad)), "container opa: allowPrivilegeEscalation must be false")
+}
+
+test_host_network_flagged if {
+	bad := object.union(good_pod_spec, {"hostNetwork": true})
+	flagged(replace_last(good_objects, deployment(bad)), "Deployment/opa: hostNetwork is not allowed")
+}
+
+test_host_port_flagged if {
+	bad := json.patch(good_pod_spec, [{"op": "add", "path": "/containers/0/ports", "value": [{"containerPort": 8181, "hostPort": 8181}]}])
+	flagged(replace_last(good_objects, deployment(bad)), "container opa: hostPort is not allowed")
+}
+
+test_automounted_token_flagged if {
+	bad := json.patch(good_pod_spec, [{"op": "remove", "path": "/automountServiceAccountToken"}])
+	flagged(replace_last(good_objects, deployment(bad)), "Deployment/opa: automountServiceAccountToken must be false")
+}
+
+test_stateful_service_as_deployment_flagged if {
+	redis := json.patch(deployment(good_pod_spec), [{"op": "replace", "path": "/metadata/name", "value": "redis"}])
+	flagged(array.concat(good_objects, [redis]), "Deployment/redis: stateful service must be a StatefulSet")
+}
+
+test_missing_dns_egress_flagged if {
+	flagged([o | some o in good_objects; o.metadata.name != "allow-dns-egress"], "no DNS egress")
+}
+
+metrics_service := json.patch(service, [{"op": "add", "path": "/spec/ports/-", "value": {"name": "metrics", "port": 9999}}])
+
+test_metrics_port_closed_to_prometheus_flagged if {
+	flagged(array.concat(good_objects, [metrics_service]), "Service/opa: metrics port 9999 not open to Prometheus")
+}
+
+test_metrics_port_open_to_prometheus_is_compliant if {
+	scrape := np("allow-scrape-opa", {
+		"podSelector": {"matchLabels": {"app.kubernetes.io/name": "opa"}}, "policyTypes": ["Ingress"],
+		"ingress": [{"from": [{"podSelector": {"matchLabels": {"soma.io/metrics-scraper": "true"}}}], "ports": [{"protocol": "TCP", "port": 9999}]}],
+	})
+	objects := [namespace, metrics_service, default_deny, dns, clients, scrape, deployment(good_pod_spec)]
+	count(posture.deny) == 0 with input as input_of(objects)
+}
+
+test_missing_contract_service_flagged if {
+	some msg in posture.deny with input as object.union(input_of(good_objects), {"catalog_services": {"opa": 8181, "redis": 6379}})
+	msg == "Service/redis: contract service missing"
+}
+
 opa_allow(name, ingress) := np(name, {
 	"podSelector": {"matchLabels": {"app.kubernetes.io/name": "opa"}}, "policyTypes": ["Ingress"], "ingress": ingress,
 })

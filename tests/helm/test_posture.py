@@ -3,6 +3,7 @@ overlay, its own unit tests, and the seeded chart faults: each must be flagged."
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,14 @@ def test_posture_policy_unit_tests() -> None:
     passed = proc.stdout.count(": PASS")
     assert passed >= 10 and "FAIL" not in proc.stdout
     SUMMARY.append(f"posture policy unit tests (opa test): {passed} passed")
+
+
+def test_posture_policy_fully_covered() -> None:
+    """Every line of the posture policy runs in its unit tests (the bundle's exact gate)."""
+    report = chart.run([str(chart.tool("opa")), "test", str(chart.POSTURE), "--coverage"]).stdout
+    gate = chart.run([sys.executable, str(chart.ROOT / "infra/scripts/opa_coverage_gate.py"), str(chart.POSTURE)],
+                     input_text=report)
+    SUMMARY.append(f"posture policy coverage: {gate.stdout.strip()}")
 
 
 @pytest.mark.parametrize("overlay", chart.OVERLAYS)

@@ -174,3 +174,80 @@ enableServiceLinks: false
 soma.io/otlp-exporter: "true"
 {{- end }}
 {{- end -}}
+
+{{/* ---- High availability (replicas > 1) ----------------------------------------------- */}}
+
+{{/* Members of a replicated workload never share a node: required anti-affinity on
+     kubernetes.io/hostname (losing a node loses one member of each quorum). The cluster
+     needs at least as many schedulable nodes as replicas. Empty for replicas <= 1. Usage:
+     {{- with include "soma.antiAffinity" (list $ "kafka" $replicas) }}{{ . | nindent 6 }}{{- end }} */}}
+{{- define "soma.antiAffinity" -}}
+{{- $root := index . 0 -}}{{- $svc := index . 1 -}}{{- $replicas := index . 2 | int -}}
+{{- if gt $replicas 1 -}}
+affinity:
+  podAntiAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+      - topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels: {{- include "soma.selector" (list $root $svc) | nindent 12 }}
+{{- end -}}
+{{- end -}}
+
+{{/* PodDisruptionBudget of a replicated workload: voluntary disruptions (node drains) take
+     at most one member at a time, so a quorum of three keeps two and a pair keeps one.
+     A member that is already unhealthy may still be evicted (AlwaysAllow): a broken pod
+     must not block a drain. Rendered only for replicas > 1.
+     Usage: include "soma.pdb" (list $ "kafka" $replicas) */}}
+{{- define "soma.pdb" -}}
+{{- $root := index . 0 -}}{{- $svc := index . 1 -}}{{- $replicas := index . 2 | int -}}
+{{- if gt $replicas 1 }}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ $svc }}
+  namespace: {{ include "soma.namespace" $root }}
+  labels: {{- include "soma.labels" (list $root $svc) | nindent 4 }}
+spec:
+  maxUnavailable: 1
+  unhealthyPodEvictionPolicy: AlwaysAllow
+  selector:
+    matchLabels: {{- include "soma.selector" (list $root $svc) | nindent 6 }}
+{{- end }}
+{{- end -}}
+
+{{/* Headless Service of a clustered StatefulSet: one DNS name per member
+     (<pod>.<svc>-headless.<ns>.svc.cluster.local), published before the member is Ready,
+     since members must find each other to become Ready at all (Kafka's controller quorum,
+     etcd's initial cluster). Peers only: clients keep using the contract Service.
+     Usage: include "soma.headless" (list $ "kafka" (list (dict "name" "kafka" "port" 9092))) */}}
+{{- define "soma.headless" -}}
+{{- $root := index . 0 -}}{{- $svc := index . 1 -}}{{- $ports := index . 2 }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $svc }}-headless
+  namespace: {{ include "soma.namespace" $root }}
+  labels: {{- include "soma.labels" (list $root $svc) | nindent 4 }}
+spec:
+  clusterIP: None
+  publishNotReadyAddresses: true
+  selector: {{- include "soma.selector" (list $root $svc) | nindent 4 }}
+  ports:
+    {{- range $ports }}
+    - {name: {{ .name }}, port: {{ .port }}, targetPort: {{ .name }}, protocol: TCP}
+    {{- end }}
+{{- end -}}
+
+{{/* "<pod>.<svc>-headless.<ns>.svc.cluster.local" of member i. Usage:
+     include "soma.memberFqdn" (list $ "kafka" 0) */}}
+{{- define "soma.memberFqdn" -}}
+{{- $root := index . 0 -}}{{- $svc := index . 1 -}}{{- $i := index . 2 -}}
+{{- printf "%s-%v.%s-headless.%s.svc.cluster.local" $svc $i $svc $root.Values.namespace.name -}}
+{{- end -}}
+
+{{/* Patroni (Debian 12's patroni 3.0.2) labels each member pod with its role: `master` on
+     the leader, `replica` on a running standby. The Service `postgres` selects `master`. */}}
+{{- define "soma.patroniRoleLabel" -}}role{{- end -}}
+{{- define "soma.patroniPrimary" -}}master{{- end -}}
