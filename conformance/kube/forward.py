@@ -65,23 +65,37 @@ class PortForwards:
 
     def local_port(self, service: str, port: int, host_listener: int | None = None) -> int:
         """The local port forwarded to `port` of Service `service` (one kubectl per service)."""
-        if service not in self.forwards:
-            cmd = port_forward_cmd(self.cluster.context, self.cluster.namespace, service, port, host_listener)
+        cmd = port_forward_cmd(self.cluster.context, self.cluster.namespace, service, port, host_listener)
+        return self._open(service, cmd)
+
+    def pod_port(self, key: str, pod: str, port: int) -> int:
+        """`port` of one pod, forwarded on the same local port (a broker that advertises
+        127.0.0.1:<port>); re-opened when its kubectl ended (the pod was replaced)."""
+        fwd = self.forwards.get(key)
+        if fwd is not None and fwd.proc.poll() is not None:
+            self.close(key)
+        cmd = kubectl(self.cluster.context, self.cluster.namespace, "port-forward", f"pod/{pod}", f"{port}:{port}",
+                      "--address", "127.0.0.1")
+        return self._open(key, cmd)
+
+    def _open(self, key: str, cmd: list[str]) -> int:
+        if key not in self.forwards:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            local = await_forward(proc, service)
+            local = await_forward(proc, key)
             assert proc.stdout is not None
             said: deque[str] = deque(maxlen=FORWARD_SAID_LINES)
-            reader = threading.Thread(target=drain, args=(proc.stdout, said), name=f"port-forward {service}",
+            reader = threading.Thread(target=drain, args=(proc.stdout, said), name=f"port-forward {key}",
                                       daemon=True)
             reader.start()
-            self.forwards[service] = Forward(proc, local, said, reader)
-        return self.forwards[service].port
+            self.forwards[key] = Forward(proc, local, said, reader)
+        return self.forwards[key].port
 
     def close(self, service: str | None = None) -> None:
-        """Stop every forward (or one service's: its pod went away, and kubectl forwards to
-        one pod); print kubectl's last other lines (evidence for a call through it that
-        timed out). The next use opens a new forward."""
-        chosen = {k: v for k, v in self.forwards.items() if service in (None, k)}
+        """Stop every forward (or one service's, its pods' `<service>/<pod>` ones too: a pod
+        went away, and kubectl forwards to one pod); print kubectl's last other lines
+        (evidence for a call through it that timed out). The next use opens a new forward."""
+        chosen = {k: v for k, v in self.forwards.items()
+                  if service is None or k == service or k.startswith(f"{service}/")}
         for fwd in chosen.values():
             fwd.proc.terminate()
         for name, fwd in sorted(chosen.items()):

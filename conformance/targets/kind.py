@@ -42,6 +42,36 @@ HOST_LISTENER_PORT_NAME = "host"
 JAEGER_QUERY_PORT_NAME = "query"
 
 
+def credentials_secret(statefulsets: list[dict[str, Any]]) -> str:
+    """The Secret the release takes its credentials from (the dev one, or the operator's
+    existingSecret in staging/prod): read from the live postgres workload's env."""
+    for sts in statefulsets:
+        if sts.get("metadata", {}).get("name") != "postgres":
+            continue
+        for container in sts.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+            for env in container.get("env") or []:
+                ref = (env.get("valueFrom") or {}).get("secretKeyRef") or {}
+                if env.get("name") == "POSTGRES_USER" and ref.get("name"):
+                    return str(ref["name"])
+    return CREDENTIALS_SECRET
+
+
+def kafka_selector(cluster: Kubectl) -> str:
+    """`-l` argument of the kafka Service's own selector (all brokers)."""
+    selector = cluster.get("service", "kafka").get("spec", {}).get("selector") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+def host_port_of(pod: dict[str, Any]) -> int | None:
+    """A broker pod's own host port: container port host-<its ordinal> (templates/kafka.yaml)."""
+    ordinal = str(pod.get("metadata", {}).get("name", "")).rsplit("-", 1)[-1]
+    for container in pod.get("spec", {}).get("containers", []):
+        for port in container.get("ports") or []:
+            if port.get("name") == f"{HOST_LISTENER_PORT_NAME}-{ordinal}":
+                return int(port["containerPort"])
+    return None
+
+
 def opa_otlp_endpoint(deployments: list[dict[str, Any]]) -> str:
     """SOMA_OTLP_ENDPOINT of the opa Deployment's containers: what the chart hands OPA from
     values tracing.otlpEndpoint ("" = tracing off, as in compose)."""
@@ -105,7 +135,33 @@ class KindTarget(Target):
         return service in (self._services or set())
 
     def endpoint(self, service: str) -> Endpoint:
+        if self._services is None:
+            self.setup()
+        if service == "kafka" and self._ports.get("kafka") is not None and HOST_LISTENER_PORT_NAME not in \
+                self._ports.get("kafka", {}):
+            brokers = self._broker_forwards()
+            if brokers:
+                return Endpoint(service, "127.0.0.1", brokers[0])
         return self._forward(service, self.catalog.service(service).port)
+
+    def _broker_forwards(self) -> list[int]:
+        """Kafka with several brokers: each advertises 127.0.0.1:<its host port> (container
+        port host-<ordinal>), so each is forwarded by pod on that same port (a client
+        reconnects to the advertised address). Ready brokers first; [] when the brokers
+        declare no host port (no host listener: the Service forward is all there is)."""
+        ports: list[tuple[bool, int]] = []
+        for pod in self.cluster.get("pods", "-l", kafka_selector(self.cluster)).get("items", []):
+            port = host_port_of(pod)
+            if port is None:
+                continue
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in pod.get("status", {}).get("conditions") or [])
+            try:
+                ports.append((not ready, self.forwards.pod_port(f"kafka/{pod['metadata']['name']}",
+                                                                 pod["metadata"]["name"], port)))
+            except TargetError:
+                continue  # a broker that is not running now: its forward opens once it is back
+        return [p for _, p in sorted(ports)]
 
     def tracing(self) -> Tracing:
         """SOMA_OTLP_ENDPOINT as the chart hands it to OPA (values tracing.otlpEndpoint); the
@@ -132,7 +188,7 @@ class KindTarget(Target):
         return Endpoint(service, "127.0.0.1", local)
 
     def credentials(self) -> Credentials:
-        data = self.cluster.secret(CREDENTIALS_SECRET)
+        data = self.cluster.secret(credentials_secret(self.cluster.objects("statefulsets")))
         return Credentials(
             postgres_user=data.get("POSTGRES_USER", "postgres"),
             postgres_password=data.get("POSTGRES_PASSWORD", ""),

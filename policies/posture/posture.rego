@@ -5,6 +5,7 @@
 #   overlay:  "dev" | "staging" | "prod"
 #   namespace: "soma-infra"
 #   catalog_services: {"postgres": 5432, ...}   (infra/contracts/catalog.yaml, enabled ones)
+#   ha_overlays: ["staging", "prod"], ha_min_replicas: {"kafka": 3, ...}   (its resilience)
 #   objects:  [ every rendered Kubernetes object ]
 #
 # data.soma.posture.deny is the set of violations (empty = compliant).
@@ -399,10 +400,12 @@ replicated_kinds := {"Deployment", "StatefulSet"}
 
 hostname_key := "kubernetes.io/hostname"
 
-# the HA topology of the staging and prod overlays: at least this many members each
-ha_overlays := {"staging", "prod"}
+# the HA topology of the staging and prod overlays, at least this many members each: the
+# catalog's resilience.ha_overlays and resilience.min_replicas (input.ha_overlays,
+# input.ha_min_replicas), which the live resilience contracts read too
+ha_overlays := {o | some o in object.get(input, "ha_overlays", [])}
 
-ha_min_replicas := {"kafka": 3, "etcd": 3, "postgres": 2, "opa": 2}
+ha_min_replicas := object.get(input, "ha_min_replicas", {})
 
 replicas(obj) := object.get(obj.spec, "replicas", 1)
 

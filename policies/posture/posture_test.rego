@@ -53,7 +53,10 @@ clients := np("allow-clients-opa", {
 
 good_objects := [namespace, service, default_deny, dns, clients, deployment(good_pod_spec)]
 
-input_of(objects) := {"overlay": "dev", "namespace": "soma-infra", "catalog_services": {"opa": 8181}, "objects": objects}
+input_of(objects) := {
+	"overlay": "dev", "namespace": "soma-infra", "catalog_services": {"opa": 8181}, "objects": objects,
+	"ha_overlays": ["staging", "prod"], "ha_min_replicas": {"kafka": 3, "etcd": 3, "postgres": 2, "opa": 2},
+}
 
 replace_last(objects, obj) := array.concat(array.slice(objects, 0, count(objects) - 1), [obj])
 

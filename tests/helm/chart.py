@@ -102,8 +102,11 @@ def enabled_contract_services(overlay: str) -> dict[str, int]:
 
 
 def posture_input(overlay: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    resilience = catalog().get("resilience", {})
     return {"overlay": overlay, "namespace": NAMESPACE,
-            "catalog_services": enabled_contract_services(overlay), "objects": objects}
+            "catalog_services": enabled_contract_services(overlay), "objects": objects,
+            "ha_overlays": list(resilience.get("ha_overlays", [])),
+            "ha_min_replicas": dict(resilience.get("min_replicas", {}))}
 
 
 def posture_deny(doc: dict[str, Any], tmp: Path) -> list[str]:

@@ -335,7 +335,7 @@ def test_workload_state_and_credentials_read_the_namespace_through_kubectl(monke
     """The evidence and the target reach the cluster only through conformance/kube's kubectl."""
     docs = {"pods": {"items": [_pod("opa-1", "Running", "False")]},
             "services": {"items": [{"metadata": {"name": "opa"}, "spec": {"selector": {"app": "opa"}}}]},
-            "endpointslices.discovery.k8s.io": {"items": []},
+            "endpointslices.discovery.k8s.io": {"items": []}, "statefulsets": {"items": []},
             "secret": {"data": {"POSTGRES_PASSWORD": base64.b64encode(b"pw").decode()}}}
     calls: list[list[str]] = []
 
@@ -351,3 +351,22 @@ def test_workload_state_and_credentials_read_the_namespace_through_kubectl(monke
     assert calls[0] == ["kubectl", "--context", "ctx", "--namespace", "ns", "get", "pods", "-o", "json"]
     assert calls[-1] == ["kubectl", "--context", "ctx", "--namespace", "ns", "get", "secret",
                          kind.CREDENTIALS_SECRET, "-o", "json"]
+
+
+def test_credentials_come_from_the_secret_the_release_uses() -> None:
+    """The dev overlay's Secret, or the operator's existingSecret of staging/prod, read from
+    the live postgres workload (the keys are the same)."""
+    def sts(secret: str) -> dict[str, object]:
+        env = [{"name": "POSTGRES_USER", "valueFrom": {"secretKeyRef": {"name": secret, "key": "POSTGRES_USER"}}}]
+        return {"metadata": {"name": "postgres"},
+                "spec": {"template": {"spec": {"containers": [{"name": "patroni", "env": env}]}}}}
+
+    assert kind.credentials_secret([sts("soma-infra-credentials")]) == "soma-infra-credentials"
+    assert kind.credentials_secret([]) == kind.CREDENTIALS_SECRET
+
+
+def test_each_broker_is_forwarded_on_its_own_host_port() -> None:
+    pod = {"metadata": {"name": "kafka-2"},
+           "spec": {"containers": [{"ports": [{"name": f"host-{i}", "containerPort": 29092 + i} for i in range(3)]}]}}
+    assert kind.host_port_of(pod) == 29094
+    assert kind.host_port_of({"metadata": {"name": "kafka-0"}, "spec": {"containers": [{"ports": []}]}}) is None
