@@ -21,6 +21,7 @@ from conformance.contracts.conftest import Stack
 from conformance.durability import markers
 from conformance.policy.cases import golden, golden_case
 from conformance.probes.clients import ContractFailure
+from conformance.probes.kafka_scratch import ScratchTopic
 from conformance.resilience import leaders
 from conformance.resilience.client_load import run_through
 from conformance.resilience.timeline import Outage, outage
@@ -36,21 +37,47 @@ def bounds(catalog: Catalog) -> dict[str, Any]:
 
 
 def replicated(target: Target, service: str) -> Disruptions:
-    """The target's disruptions for a service it runs more than one replica of; skips
-    (naming the count) otherwise: there is nothing to fail over to."""
+    """The target's disruptions for a service it runs more than one replica of. An HA
+    overlay (the catalog's resilience.ha_overlays, read from the release) that runs fewer
+    members than resilience.min_replicas fails; elsewhere one replica skips, naming it:
+    there is nothing to fail over to."""
     found = target.disruptions()
     if found is None:
         pytest.skip(f"target {target.name} runs one replica of each service: resilience is judged on a "
                     "Kubernetes target with replicas (the prod overlay, make kind-up OVERLAY=prod)")
     count = found.replicas(service)
+    overlay = found.overlay()
+    limits = bounds(target.catalog)
+    want = int(limits.get("min_replicas", {}).get(service, 0)) if overlay in limits.get("ha_overlays", []) else 0
+    if count < want:
+        raise ContractFailure(f"{service} runs {count} replica(s), but overlay {overlay} promises at least {want} "
+                              "(catalog resilience.min_replicas): a member's loss is an outage")
     if count < 2:
-        pytest.skip(f"{service} runs {count} replica(s) here: nothing to fail over to (the prod overlay runs more)")
+        pytest.skip(f"{service} runs {count} replica(s) in overlay {overlay}: nothing to fail over to "
+                    "(the prod overlay runs more)")
     return found
 
 
 def in_cluster_url(catalog: Catalog, service: str, path: str) -> str:
     svc = catalog.service(service)
     return f"http://{svc.dns_name}:{svc.port}{path}"
+
+
+def budget_problems(service: str, kube: Disruptions) -> list[str]:
+    """A replicated workload needs a PodDisruptionBudget over its pods that lets a drain
+    take one member at a time (maxUnavailable 1, or minAvailable one short of all)."""
+    workload = kube.workload(service) or {}
+    labels = workload.get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {}
+    replicas = int(workload.get("spec", {}).get("replicas", 1))
+    for pdb in kube.budgets():
+        spec = pdb.get("spec", {})
+        wanted = (spec.get("selector") or {}).get("matchLabels") or {}
+        if not wanted or any(labels.get(k) != v for k, v in wanted.items()):
+            continue
+        if str(spec.get("maxUnavailable", "")) == "1" or str(spec.get("minAvailable", "")) == str(replicas - 1):
+            return []
+        return [f"{service}: PodDisruptionBudget {pdb['metadata']['name']} lets more than one member go at once"]
+    return [f"{service}: no PodDisruptionBudget selects its {replicas} members"]
 
 
 def allowed_input(stack: Stack) -> dict[str, Any]:
@@ -167,10 +194,18 @@ def test_node_drain_holds_the_budgets(soma_last_phase: float, stack: Stack, reco
     kube = replicated(stack.target, "opa")
     soma_catalog = stack.catalog
     nodes: dict[str, int] = {}
-    for service in ("opa", "etcd", "kafka", "postgres", "vault"):
+    problems: list[str] = []
+    for service in soma_catalog.services:
         if kube.replicas(service) > 1:
-            for member in kube.members(service):
+            members = kube.members(service)
+            problems += budget_problems(service, kube)
+            if len({m.node for m in members}) < len(members):
+                problems.append(f"{service}: {len(members)} members on {len({m.node for m in members})} node(s): "
+                                "one node's loss takes more than one")
+            for member in members:
                 nodes[member.node] = nodes.get(member.node, 0) + 1
+    if problems:
+        raise ContractFailure("a drain cannot keep every replicated service up: " + "; ".join(problems))
     node = max(sorted(nodes), key=lambda n: nodes[n])
     spec = {"kind": "http", "url": in_cluster_url(soma_catalog, "opa", str(soma_catalog.policy["decision_path"])),
             "body": allowed_input(stack), "expect_true": True,
@@ -185,3 +220,49 @@ def test_node_drain_holds_the_budgets(soma_last_phase: float, stack: Stack, reco
         raise ContractFailure(f"{seen.failed} of {seen.attempts} decisions failed while {run.disruption}: "
                               f"a budget did not hold; first: {seen.first_failure}")
     kube.await_ready(DRAIN_BACK_S)
+
+
+@pytest.mark.contract("resilience.kafka")
+@pytest.mark.timeout(TIMEOUT_S, func_only=True)
+def test_kafka_leader_loss_keeps_every_acknowledged_message(soma_last_phase: float, stack: Stack,
+                                                            record_property: Record) -> None:
+    """acks=all from the suite, one send at a time, while the broker leading the scratch
+    topic's partition is deleted; every acknowledged message must be consumed after."""
+    kube = replicated(stack.target, "kafka")
+    limit = float(bounds(stack.catalog)["kafka_produce_gap_s"])
+    log = ScratchTopic(lambda: stack.endpoint("kafka"))
+    log.create()
+    try:
+        log.require_durable_acks()
+        victim = f"kafka-{log.leader()}"
+        producer = log.producer()
+        acked: set[bytes] = set()
+
+        def send(n: int) -> None:
+            payload = str(n).encode()
+            producer.send(log.topic, payload).get(timeout=5)
+            acked.add(payload)
+
+        def reconnect() -> None:
+            kube.reconnect("kafka")
+            stack.endpoint("kafka")  # forwards every broker that runs now
+
+        try:
+            run = run_through(send, lambda: kube.remove(victim), reconnect,
+                              seconds=float(bounds(stack.catalog)["load_seconds"]), interval=0.2)
+        finally:
+            producer.close(timeout=2)
+        stack.endpoint("kafka")
+        consumed = log.consume_all()
+    finally:
+        log.delete()
+    seen = outage(run.events, run.disrupted_at)
+    lost = acked - consumed
+    judged(record_property, "resilience.kafka", seen, f"{run.disruption} (the partition leader); {len(lost)} of "
+                                                      f"{len(acked)} acknowledged messages lost")
+    if lost:
+        raise ContractFailure(f"{len(lost)} of {len(acked)} messages acknowledged with acks=all were lost after "
+                              f"{run.disruption}")
+    if not acked or seen.recovery_s > limit:
+        raise ContractFailure(f"producing failed for {seen.recovery_s:.1f}s after {run.disruption} (bound {limit:g}s); "
+                              f"first failure: {seen.first_failure}")

@@ -20,6 +20,7 @@ from conformance.identity.validator import InvalidToken, TokenValidator, Validat
 from conformance.policy import probe as policy_probe
 from conformance.probes import clients
 from conformance.probes.clients import IO_TIMEOUT_S, ContractFailure, failing_as
+from conformance.probes.kafka_scratch import ScratchTopic
 from conformance.waiting import WaitTimeout, wait_until
 
 EndpointOf = Callable[[], Endpoint]
@@ -169,78 +170,42 @@ class KafkaMarker:
 
     ep: EndpointOf
     settle_s: float = 0.0
-    topic: str = field(default_factory=lambda: scratch_name().replace("_", "-"))
     acked: set[bytes] = field(default_factory=set)
+    log: ScratchTopic | None = None
 
     def write(self) -> str:
-        from kafka import KafkaProducer
-        from kafka.admin import NewTopic
-
-        ep = self.ep()
-        brokers = len(clients.kafka_metadata(ep).get("brokers") or [])
-        admin = clients.kafka_admin(ep)
+        log = self.log = ScratchTopic(self.ep)
+        log.create()
+        producer = log.producer()
         try:
-            with failing_as(ep, f"create topic {self.topic}"):
-                admin.create_topics([NewTopic(self.topic, 1, min(3, max(1, brokers)))],
-                                    timeout_ms=int(IO_TIMEOUT_S * 1000))
+            sent = [(payload, producer.send(log.topic, payload))
+                    for payload in (uuid.uuid4().bytes for _ in range(KAFKA_MESSAGES))]
+            producer.flush(timeout=IO_TIMEOUT_S * 2)
+            for payload, future in sent:
+                with contextlib.suppress(Exception):  # an unacknowledged send promises nothing
+                    future.get(timeout=0)
+                    self.acked.add(payload)
         finally:
-            admin.close()
-        with failing_as(ep, f"produce to {self.topic}"):
-            producer = KafkaProducer(bootstrap_servers=f"{ep.host}:{ep.port}", acks="all",
-                                     request_timeout_ms=int(IO_TIMEOUT_S * 1000), max_block_ms=int(IO_TIMEOUT_S * 1000),
-                                     **clients.kafka_security(ep))
-            try:
-                sent = [(payload, producer.send(self.topic, payload))
-                        for payload in (uuid.uuid4().bytes for _ in range(KAFKA_MESSAGES))]
-                producer.flush(timeout=IO_TIMEOUT_S * 2)
-                for payload, future in sent:
-                    with contextlib.suppress(Exception):  # an unacknowledged send promises nothing
-                        future.get(timeout=0)
-                        self.acked.add(payload)
-            finally:
-                producer.close(timeout=2)
+            producer.close(timeout=2)
         if not self.acked:
-            raise ContractFailure(f"{ep}: no message to {self.topic} was acknowledged with acks=all")
-        return f"{len(self.acked)} messages acknowledged (acks=all) on {self.topic}"
+            raise ContractFailure(f"{self.ep()}: no message to {log.topic} was acknowledged with acks=all")
+        return f"{len(self.acked)} messages acknowledged (acks=all) on {log.topic}"
 
     def check(self) -> str:
-        from kafka import KafkaConsumer, TopicPartition
-
-        ep = self.ep()
-        admin = clients.kafka_admin(ep)
-        try:
-            with failing_as(ep, "list topics"):
-                exists = self.topic in admin.list_topics()
-        finally:
-            admin.close()
-        if not exists:
-            raise ContractFailure(f"{ep}: topic {self.topic} is gone: all {len(self.acked)} messages acknowledged "
-                                  "with acks=all on it were lost")
-        with failing_as(ep, f"consume {self.topic}"):
-            consumer = KafkaConsumer(bootstrap_servers=f"{ep.host}:{ep.port}", enable_auto_commit=False,
-                                     consumer_timeout_ms=int(IO_TIMEOUT_S * 1000),
-                                     request_timeout_ms=int(IO_TIMEOUT_S * 1000) + 1000, **clients.kafka_security(ep))
-            try:
-                tp = TopicPartition(self.topic, 0)
-                consumer.assign([tp])
-                consumer.seek_to_beginning(tp)
-                got = {m.value for m in consumer}
-            finally:
-                consumer.close()
+        assert self.log is not None, "write() first"
+        if not self.log.exists():
+            raise ContractFailure(f"{self.ep()}: topic {self.log.topic} is gone: all {len(self.acked)} messages "
+                                  "acknowledged with acks=all on it were lost")
+        got = self.log.consume_all()
         lost = self.acked - got
         if lost:
-            raise ContractFailure(f"{ep}: {len(lost)} of {len(self.acked)} messages acknowledged with acks=all "
-                                  f"on {self.topic} were lost ({len(got)} consumed)")
+            raise ContractFailure(f"{self.ep()}: {len(lost)} of {len(self.acked)} messages acknowledged with acks=all "
+                                  f"on {self.log.topic} were lost ({len(got)} consumed)")
         return f"{len(self.acked)}/{len(self.acked)} acknowledged messages consumed, 0 lost"
 
     def cleanup(self) -> None:
-        ep = self.ep()
-        admin = clients.kafka_admin(ep)
-        try:
-            with failing_as(ep, f"delete topic {self.topic}"):
-                admin.delete_topics([self.topic], timeout_ms=int(IO_TIMEOUT_S * 1000))
-        finally:
-            admin.close()
+        if self.log is not None:
+            self.log.delete()
 
 
 def jwks_kids(url: str) -> set[str]:

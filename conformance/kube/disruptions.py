@@ -20,6 +20,7 @@ from conformance.inside.checks import LOAD_SCRIPT, json_lines
 from conformance.kube.forward import PortForwards
 from conformance.kube.kubectl import Kubectl
 from conformance.kube.pods import POLICY_SETTLE_S, probe_pod_overrides, probe_run_cmd
+from conformance.kube.release import RELEASE_LABELS, deployed_release
 from conformance.kube.restarts import pod_states
 from conformance.process import run
 from conformance.waiting import WaitTimeout, wait_until
@@ -55,6 +56,16 @@ class KubeDisruptions:
         self.cluster = cluster
         self.probe_image = probe_image
         self.forwards = forwards
+
+    def overlay(self) -> str:
+        """The overlay the namespace's release was installed with (its values `overlay`)."""
+        secrets = self.cluster.get("secrets", "-l", RELEASE_LABELS).get("items", [])
+        release = deployed_release(secrets)
+        return release.overlay if release else "default"
+
+    def budgets(self) -> list[dict[str, Any]]:
+        """The namespace's PodDisruptionBudgets."""
+        return self.cluster.objects("poddisruptionbudgets")
 
     def reconnect(self, service: str) -> None:
         """Drop the suite's forward to the service: kubectl forwards to one pod, which may be

@@ -8,11 +8,13 @@ the posture one), and the object is put back exactly as it was (saved before, re
 or re-created after; an added one deleted), then checked by a passing control run.
 
     make test-kind          (brings the cluster up; see mk/kind.mk)
+    make test-kind-prod     (the prod overlay's faults on the 3-node cluster)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -29,7 +31,10 @@ from harness.faults.engine import judge
 from harness.faults.model import Fault, from_folders
 from harness.faults.runner import run_suite
 
-CONTEXT = "kind-soma"
+# the cluster of the overlay under test: dev (cluster soma) unless SOMA_KIND_OVERLAY=prod
+# (the 3-node soma-prod of make kind-up OVERLAY=prod); each runs the faults of its overlay
+OVERLAY = os.environ.get("SOMA_KIND_OVERLAY", "dev")
+CONTEXT = "kind-soma" if OVERLAY == "dev" else f"kind-soma-{OVERLAY}"
 NAMESPACE = "soma-infra"
 KUBECTL_TIMEOUT_S = 120
 ROLLOUT_TIMEOUT_S = 240
@@ -39,7 +44,8 @@ WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation",
                  "selfLink")
 
-LIVE_FAULTS = [f for f in from_folders(catalog.load()) if f.kind == "chart-patch" and f.raw.get("live")]
+LIVE_FAULTS = [f for f in from_folders(catalog.load())
+               if f.kind == "chart-patch" and f.raw.get("live") and f.raw.get("overlay", "dev") == OVERLAY]
 
 
 def kubectl(*args: str, stdin: str | None = None, timeout: float = KUBECTL_TIMEOUT_S) -> str:

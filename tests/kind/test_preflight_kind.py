@@ -19,7 +19,7 @@ import pytest
 from tests.kind.test_live_faults import CONTEXT, NAMESPACE, cluster_up, kubectl
 
 PREFLIGHT_BOUND_S = 10.0
-NODE = "soma-control-plane"
+NODE = CONTEXT.removeprefix("kind-") + "-control-plane"
 
 
 def suite(tmp_path: Path, *args: str) -> tuple[int, list[str], float]:
