@@ -80,10 +80,14 @@ def budget_problems(service: str, kube: Disruptions) -> list[str]:
     return [f"{service}: no PodDisruptionBudget selects its {replicas} members"]
 
 
-def allowed_input(stack: Stack) -> dict[str, Any]:
-    """The golden table's allowed request, with a token minted now."""
+def decisions(stack: Stack, seconds: float, interval: float) -> dict[str, Any]:
+    """The load of allowed decisions on the contract path through OPA's Service name: the
+    golden table's allowed request, with a token minted now; each must answer true."""
     _, picks = golden()
-    return golden_case(picks["allow"]).body(stack.mint)
+    path = str(stack.catalog.policy["decision_path"])
+    return {"kind": "http", "url": in_cluster_url(stack.catalog, "opa", path),
+            "body": golden_case(picks["allow"]).body(stack.mint), "expect_true": True,
+            "seconds": seconds, "interval": interval}
 
 
 def judged(record: Record, contract: str, seen: Outage, what: str) -> None:
@@ -95,9 +99,7 @@ def judged(record: Record, contract: str, seen: Outage, what: str) -> None:
 def test_opa_replica_loss_fails_no_decision(soma_last_phase: float, stack: Stack, record_property: Record) -> None:
     kube = replicated(stack.target, "opa")
     soma_catalog = stack.catalog
-    spec = {"kind": "http", "url": in_cluster_url(soma_catalog, "opa", str(soma_catalog.policy["decision_path"])),
-            "body": allowed_input(stack), "expect_true": True, "seconds": bounds(soma_catalog)["load_seconds"],
-            "interval": 0.05}
+    spec = decisions(stack, float(bounds(soma_catalog)["load_seconds"]), interval=0.05)
     victim = kube.members("opa")[0].name
     run = kube.load_during(spec, ["opa"], lambda: kube.remove(victim))
     seen = outage(run.events, run.disrupted_at)
@@ -207,9 +209,7 @@ def test_node_drain_holds_the_budgets(soma_last_phase: float, stack: Stack, reco
     if problems:
         raise ContractFailure("a drain cannot keep every replicated service up: " + "; ".join(problems))
     node = max(sorted(nodes), key=lambda n: nodes[n])
-    spec = {"kind": "http", "url": in_cluster_url(soma_catalog, "opa", str(soma_catalog.policy["decision_path"])),
-            "body": allowed_input(stack), "expect_true": True,
-            "seconds": 2 * float(bounds(soma_catalog)["load_seconds"]), "interval": 0.1}
+    spec = decisions(stack, 2 * float(bounds(soma_catalog)["load_seconds"]), interval=0.1)
     try:
         run = kube.load_during(spec, ["opa"], lambda: kube.drain(node))
     finally:
