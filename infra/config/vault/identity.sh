@@ -54,9 +54,15 @@ w "identity/oidc/key/$SOMA_ID_KEY" "{\"algorithm\": \"RS256\",
   \"verification_ttl\": $(json_str "$SOMA_ID_VERIFICATION_TTL"),
   \"allowed_client_ids\": [$(json_str "$SOMA_ID_AUDIENCE"), $(json_str "$SOMA_ID_OTHER_AUDIENCE")]}"
 
+approle_description="soma dev service identities"
 if ! bao read "sys/auth/$SOMA_ID_APPROLE_PATH" >/dev/null 2>&1; then
-  q auth enable -path="$SOMA_ID_APPROLE_PATH" -description="soma dev service identities" approle
+  q auth enable -path="$SOMA_ID_APPROLE_PATH" -description="$approle_description" approle
 fi
+# The same description again: a tune always writes the auth table, and OpenBao publishes
+# its mount-table gauges (vault_core_mount_table_*, the Vault dashboard's Mounts panel)
+# only when it writes a table, not when a restarted server loads one. The keeper re-applies
+# this bootstrap each time Vault becomes active, so the gauges are there after restarts.
+w "sys/auth/$SOMA_ID_APPROLE_PATH/tune" "{\"description\": $(json_str "$approle_description")}"
 accessor=$(bao read -field=accessor "sys/auth/$SOMA_ID_APPROLE_PATH")
 
 claims='"service": {{identity.entity.metadata.service}}, "tenant": {{identity.entity.metadata.tenant}}'
