@@ -402,7 +402,8 @@ hostname_key := "kubernetes.io/hostname"
 # the HA topology of the staging and prod overlays: at least this many members each
 ha_overlays := {"staging", "prod"}
 
-ha_min_replicas := {"kafka": 3, "etcd": 3, "postgres": 2, "opa": 2}
+# (OpenBao: a Raft cluster of three keeps its issuer through one server lost, issue 32)
+ha_min_replicas := {"kafka": 3, "etcd": 3, "postgres": 2, "opa": 2, "vault": 3}
 
 replicas(obj) := object.get(obj.spec, "replicas", 1)
 
