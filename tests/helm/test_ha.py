@@ -314,6 +314,7 @@ def test_vault_cluster(overlay: str, rendered: dict[str, list[dict[str, Any]]]) 
     assert e["BAO_API_ADDR"] == f"http://$(POD_NAME).vault-internal.soma-infra.{HEADLESS}:8200"
     assert container(sts, "vault")["env"][0]["name"] == "POD_NAME"
     assert container(sts, "vault")["readinessProbe"]["exec"]["command"] == ["/bin/sh", "/openbao/config/health.sh"]
+    assert container(sts, "vault")["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "3"]
     internal = find(objs, "Service", "vault-internal")["spec"]
     assert internal["clusterIP"] == "None" and internal["publishNotReadyAddresses"] is True
     assert "publishNotReadyAddresses" not in find(objs, "Service", "vault")["spec"]
@@ -350,6 +351,7 @@ def test_dev_vault_is_the_single_server(rendered: dict[str, list[dict[str, Any]]
     assert container(sts, "vault")["args"] == ["server", "-config=/openbao/config/server.hcl",
                                                "-config=/openbao/config/telemetry.hcl"]
     assert "command" not in container(sts, "vault") and "SOMA_VAULT_MEMBERS" not in env(sts, "vault")
+    assert "lifecycle" not in container(sts, "vault") and "podManagementPolicy" not in sts["spec"]
     assert not {"cluster.hcl", "server-join.hcl"} & set(vault_files(objs))
     assert "checksum/cluster" not in sts["spec"]["template"]["metadata"]["annotations"]
     assert not [o for o in objs if o["metadata"]["name"] in ("vault-peers",) or
