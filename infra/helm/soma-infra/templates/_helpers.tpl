@@ -263,8 +263,8 @@ spec:
 {{- end -}}
 
 {{/* cluster.hcl: standbys that forward every request (no standby reads), and server.hcl's
-     Raft storage (same path and timing; a test keeps them equal) plus one retry_join per
-     server. Given after server.hcl / server-join.hcl, its storage stanza replaces theirs
+     Raft storage (same path, a test keeps them equal; a timing for three servers) plus
+     one retry_join per server. Given after server.hcl / server-join.hcl, its storage stanza replaces theirs
      (OpenBao merges -config files; the last storage wins). The API port is plain HTTP
      inside the cluster as for every client; Raft and request forwarding run on the
      cluster port (8201) with OpenBao's own TLS. */}}
@@ -279,12 +279,17 @@ spec:
 # standby). Forwarded, every client sees one server, as with a single one.
 disable_standby_reads = true
 
-# Raft storage, replacing server.hcl's stanza (same path and timing): an empty server
-# joins through whichever member answers as the active one; a server with data ignores
-# retry_join. Its own address is listed too: every server reads this file.
+# Raft storage, replacing server.hcl's stanza (same path): an empty server joins through
+# whichever member answers as the active one; a server with data ignores retry_join. Its
+# own address is listed too: every server reads this file.
+# Timing 3 (server.hcl's single server: 1): at 1 a leader steps down once it has missed a
+# majority for 0.5 s, and with the nodes' CPU contended (load ~35 on 2 cores) the cluster
+# changed leader 19 times in 10 min, each time refusing requests for up to 2 s. At 3 a
+# crashed active server is replaced within ~3-6 s; a server that stops (delete, rollout,
+# drain) hands its leadership over at once whatever the timing.
 storage "raft" {
   path                   = "/openbao/file"
-  performance_multiplier = 1
+  performance_multiplier = 3
   {{- range $i := until (int .Values.vault.replicas) }}
   retry_join {
     leader_api_addr = "{{ include "soma.vaultMember" (list $ $i) }}"
