@@ -315,7 +315,7 @@ def test_vault_cluster(overlay: str, rendered: dict[str, list[dict[str, Any]]]) 
     assert e["BAO_API_ADDR"] == f"http://$(POD_NAME).vault-internal.soma-infra.{HEADLESS}:8200"
     assert container(sts, "vault")["env"][0]["name"] == "POD_NAME"
     assert container(sts, "vault")["readinessProbe"]["exec"]["command"] == ["/bin/sh", "/openbao/config/health.sh"]
-    assert container(sts, "vault")["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "3"]
+    assert container(sts, "vault")["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
     internal = find(objs, "Service", "vault-internal")["spec"]
     assert internal["clusterIP"] == "None" and internal["publishNotReadyAddresses"] is True
     assert "publishNotReadyAddresses" not in find(objs, "Service", "vault")["spec"]
