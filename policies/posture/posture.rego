@@ -405,6 +405,7 @@ hostname_key := "kubernetes.io/hostname"
 # input.ha_min_replicas), which the live resilience contracts read too
 ha_overlays := {o | some o in object.get(input, "ha_overlays", [])}
 
+# (OpenBao among them: a Raft cluster of three keeps its issuer through one server lost)
 ha_min_replicas := object.get(input, "ha_min_replicas", {})
 
 replicas(obj) := object.get(obj.spec, "replicas", 1)

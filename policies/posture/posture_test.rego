@@ -55,7 +55,7 @@ good_objects := [namespace, service, default_deny, dns, clients, deployment(good
 
 input_of(objects) := {
 	"overlay": "dev", "namespace": "soma-infra", "catalog_services": {"opa": 8181}, "objects": objects,
-	"ha_overlays": ["staging", "prod"], "ha_min_replicas": {"kafka": 3, "etcd": 3, "postgres": 2, "opa": 2},
+	"ha_overlays": ["staging", "prod"], "ha_min_replicas": {"kafka": 3, "etcd": 3, "postgres": 2, "opa": 2, "vault": 3},
 }
 
 replace_last(objects, obj) := array.concat(array.slice(objects, 0, count(objects) - 1), [obj])
@@ -248,6 +248,35 @@ test_ha_overlay_below_its_topology_flagged if {
 
 test_dev_overlay_has_no_ha_floor if {
 	count(posture.deny) == 0 with input as input_of(replace_last(ha_objects, replicated(1, ha_spec)))
+}
+
+# OpenBao: three Raft servers in staging and prod, one per node, a budget; one is refused
+vault_selector := {"matchLabels": {"app.kubernetes.io/name": "vault"}}
+
+vault_sts(n) := {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "vault", "namespace": "soma-infra"}, "spec": {
+	"replicas": n,
+	"volumeClaimTemplates": [{"metadata": {"name": "data"}}],
+	"template": {"metadata": {"labels": {"app.kubernetes.io/name": "vault"}}, "spec": object.union(good_pod_spec, {"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "kubernetes.io/hostname", "labelSelector": vault_selector}]}}})},
+}}
+
+vault_pdb := json.patch(pdb, [
+	{"op": "replace", "path": "/metadata/name", "value": "vault"},
+	{"op": "replace", "path": "/spec/selector", "value": vault_selector},
+])
+
+staging_input(objects) := object.union(input_of(objects), {"overlay": "staging"})
+
+test_vault_cluster_of_three_is_compliant if {
+	count(posture.deny) == 0 with input as staging_input(array.concat(ha_objects, [vault_pdb, vault_sts(3)]))
+}
+
+test_single_vault_in_staging_flagged if {
+	some msg in posture.deny with input as staging_input(array.concat(ha_objects, [vault_sts(1)]))
+	msg == "StatefulSet/vault: 1 replica(s) in overlay staging; its HA topology needs at least 3"
+}
+
+test_single_vault_in_dev_is_compliant if {
+	count(posture.deny) == 0 with input as input_of(array.concat(good_objects, [vault_sts(1)]))
 }
 
 kafka_env := [

@@ -167,7 +167,11 @@ def test_vault_durable_self_healing_and_truthful(overlay: str, rendered: dict[st
     pod = sts["spec"]["template"]["spec"]
     containers = {c["name"]: c for c in pod["containers"]}
     server, keeper = containers["vault"], containers["bootstrap"]
-    assert server["args"] == ["server", "-config=/openbao/config/server.hcl", "-config=/openbao/config/telemetry.hcl"]
+    if overlay == "dev":
+        assert server["args"] == ["server", "-config=/openbao/config/server.hcl",
+                                  "-config=/openbao/config/telemetry.hcl"]
+    else:  # a Raft cluster: the start script picks server.hcl or server-join.hcl (test_ha.py)
+        assert server["command"] == ["/bin/sh", "/openbao/config/cluster-start.sh"] and "args" not in server
     assert not [a for c in pod["containers"] for a in c.get("args", []) + c.get("command", []) if a.startswith("-dev")]
     env = {e["name"]: e for e in server["env"]}
     assert env["VAULT_SEAL_KEY"]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "VAULT_SEAL_KEY"}

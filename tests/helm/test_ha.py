@@ -1,12 +1,17 @@
 """The HA topology of the staging and prod overlays (issue 32): replica counts from values,
 Kafka as a KRaft quorum with per-broker names, etcd members, OPA twice, Postgres under
-Patroni behind the same Service; PDBs, anti-affinity and peer NetworkPolicies; what the
-schema and templates refuse; and the dev overlay left as it was."""
+Patroni behind the same Service, OpenBao as a Raft cluster of three; PDBs, anti-affinity
+and peer NetworkPolicies; what the schema and templates refuse; and the dev overlay left
+as it was."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,8 +51,9 @@ def test_ha_replica_counts(overlay: str, rendered: dict[str, list[dict[str, Any]
     objs = rendered[overlay]
     counts = {name: find(objs, kind, name)["spec"]["replicas"] for kind, name in
               (("StatefulSet", "kafka"), ("StatefulSet", "etcd"), ("StatefulSet", "postgres"),
-               ("Deployment", "opa"), ("StatefulSet", "redis"), ("StatefulSet", "prometheus"))}
-    assert counts == {"kafka": 3, "etcd": 3, "postgres": 2, "opa": 2, "redis": 1, "prometheus": 1}
+               ("Deployment", "opa"), ("StatefulSet", "vault"), ("StatefulSet", "redis"),
+               ("StatefulSet", "prometheus"))}
+    assert counts == {"kafka": 3, "etcd": 3, "postgres": 2, "opa": 2, "vault": 3, "redis": 1, "prometheus": 1}
     SUMMARY.append(f"HA {overlay}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
 
 
@@ -57,7 +63,7 @@ def test_every_replicated_workload_has_a_pdb_and_one_member_per_node(
     objs = rendered[overlay]
     pdbs = {o["metadata"]["name"]: o for o in objs if o["kind"] == "PodDisruptionBudget"}
     replicated = [o for o in objs if o["kind"] in ("Deployment", "StatefulSet") and o["spec"].get("replicas", 1) > 1]
-    assert {o["metadata"]["name"] for o in replicated} == {"kafka", "etcd", "postgres", "opa"} == set(pdbs)
+    assert {o["metadata"]["name"] for o in replicated} == {"kafka", "etcd", "postgres", "opa", "vault"} == set(pdbs)
     for obj in replicated:
         labels = obj["spec"]["template"]["metadata"]["labels"]
         pdb = pdbs[obj["metadata"]["name"]]["spec"]
@@ -117,7 +123,7 @@ def test_dev_kafka_etcd_opa_postgres_stay_single(rendered: dict[str, list[dict[s
     assert "KAFKA_MIN_INSYNC_REPLICAS" not in e and "POD_NAME" not in e
     assert {p["name"]: p["port"] for p in find(objs, "Service", "kafka")["spec"]["ports"]}["host"] == 29092
     for kind, name in (("StatefulSet", "kafka"), ("StatefulSet", "etcd"), ("StatefulSet", "postgres"),
-                       ("Deployment", "opa")):
+                       ("Deployment", "opa"), ("StatefulSet", "vault")):
         obj = find(objs, kind, name)
         assert obj["spec"]["replicas"] == 1 and "affinity" not in obj["spec"]["template"]["spec"]
         assert "podManagementPolicy" not in obj["spec"]
@@ -213,7 +219,8 @@ def test_patroni_rbac_is_namespaced_and_narrow(rendered: dict[str, list[dict[str
 
 def test_peer_network_policies(rendered: dict[str, list[dict[str, Any]]]) -> None:
     objs = rendered["prod"]
-    for name, ports in (("kafka", {9092, 9093}), ("etcd", {2380}), ("postgres", {5432, 8008})):
+    for name, ports in (("kafka", {9092, 9093}), ("etcd", {2380}), ("postgres", {5432, 8008}),
+                        ("vault", {8200, 8201})):
         np = find(objs, "NetworkPolicy", f"{name}-peers")["spec"]
         sel = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "soma-infra"}
         assert np["podSelector"]["matchLabels"] == sel
@@ -238,6 +245,8 @@ def test_dev_secret_carries_the_replication_password_only_with_ha() -> None:
 @pytest.mark.parametrize(("settings", "error"), [
     (["kafka.replicas=2"], "/kafka/replicas"),
     (["etcd.replicas=4"], "/etcd/replicas"),
+    (["vault.replicas=2"], "/vault/replicas"),
+    (["vault.replicas=0"], "/vault/replicas"),
     (["kafka.replicas=0"], "/kafka/replicas"),
     (["opa.replicas=0"], "/opa/replicas"),
     (["postgres.ha.enabled=false"], "/postgres/replicas"),
@@ -273,3 +282,166 @@ def test_chart_faults_as_values() -> None:
         checked.append(fault["name"])
     assert len(checked) >= 3
     SUMMARY.append(f"chart faults as values: {', '.join(checked)}")
+
+
+# ---- OpenBao as a Raft cluster ------------------------------------------------------------
+
+VAULT_CONFIG = chart.ROOT / "infra" / "config" / "vault"
+VAULT_MEMBERS = [f"http://vault-{i}.vault-internal.soma-infra.{HEADLESS}:8200" for i in range(3)]
+
+
+def vault_files(objects: list[dict[str, Any]]) -> dict[str, str]:
+    data: dict[str, str] = find(objects, "ConfigMap", "vault-config")["data"]
+    return data
+
+
+def hcl_code(text: str) -> list[str]:
+    """The lines of an HCL file that are not comments or blank."""
+    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+@pytest.mark.parametrize("overlay", HA)
+def test_vault_cluster(overlay: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Three servers started together (after a full stop none can be active, nor Ready,
+    before a majority is up), found on vault-internal, each with the member list; every
+    server reads cluster.hcl: a retry_join per member, standbys forwarding every request,
+    server.hcl's storage path, a Raft timing that rides out contended CPUs; the probes are
+    those of the single server."""
+    objs = rendered[overlay]
+    sts = find(objs, "StatefulSet", "vault")
+    assert sts["spec"]["podManagementPolicy"] == "Parallel" and sts["spec"]["serviceName"] == "vault-internal"
+    e = env(sts, "vault")
+    assert e["SOMA_VAULT_MEMBERS"] == " ".join(VAULT_MEMBERS)
+    assert e["BAO_API_ADDR"] == f"http://$(POD_NAME).vault-internal.soma-infra.{HEADLESS}:8200"
+    assert container(sts, "vault")["env"][0]["name"] == "POD_NAME"
+    assert container(sts, "vault")["readinessProbe"]["exec"]["command"] == ["/bin/sh", "/openbao/config/health.sh"]
+    assert container(sts, "vault")["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
+    internal = find(objs, "Service", "vault-internal")["spec"]
+    assert internal["clusterIP"] == "None" and internal["publishNotReadyAddresses"] is True
+    assert "publishNotReadyAddresses" not in find(objs, "Service", "vault")["spec"]
+    files = vault_files(objs)
+    cluster = files["cluster.hcl"]
+    assert re.findall(r'leader_api_addr\s*=\s*"([^"]+)"', cluster) == VAULT_MEMBERS
+    assert re.search(r"(?m)^disable_standby_reads\s*=\s*true$", cluster)
+    server = (VAULT_CONFIG / "server.hcl").read_text(encoding="utf-8")
+    want = re.search(r"(?m)^\s*path\s*=\s*(\S+)$", server)
+    got = re.search(r"(?m)^\s*path\s*=\s*(\S+)$", cluster)
+    assert want and got and want.group(1) == got.group(1)
+    assert re.search(r"(?m)^\s*performance_multiplier\s*=\s*3$", cluster)
+    assert sts["spec"]["template"]["metadata"]["annotations"]["checksum/cluster"]
+
+
+def test_vault_join_config_is_server_hcl_without_self_initialisation(
+        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """server-join.hcl is server.hcl less its `initialize` stanza, nothing else: the servers
+    that must join never found a cluster of their own."""
+    server = (VAULT_CONFIG / "server.hcl").read_text(encoding="utf-8")
+    join = vault_files(rendered["prod"])["server-join.hcl"]
+    match = re.search(r'(?ms)^initialize "[^"]*" \{\n.*?^\}\n', server)
+    assert match, "server.hcl has no initialize stanza"
+    assert "initialize" not in "\n".join(hcl_code(join))
+    assert hcl_code(join) == hcl_code(server.replace(match.group(0), ""))
+    assert 'seal "static"' in join and 'storage "raft"' in join
+
+
+def test_dev_vault_is_the_single_server(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """The dev overlay (and compose, which runs server.hcl itself) keeps one self-initialising
+    server: no cluster config, no start script, no budget, no peers policy."""
+    objs = rendered["dev"]
+    sts = find(objs, "StatefulSet", "vault")
+    assert container(sts, "vault")["args"] == ["server", "-config=/openbao/config/server.hcl",
+                                               "-config=/openbao/config/telemetry.hcl"]
+    assert "command" not in container(sts, "vault") and "SOMA_VAULT_MEMBERS" not in env(sts, "vault")
+    assert "lifecycle" not in container(sts, "vault") and "podManagementPolicy" not in sts["spec"]
+    assert not {"cluster.hcl", "server-join.hcl"} & set(vault_files(objs))
+    assert "checksum/cluster" not in sts["spec"]["template"]["metadata"]["annotations"]
+    assert not [o for o in objs if o["metadata"]["name"] in ("vault-peers",) or
+                (o["kind"] == "PodDisruptionBudget" and o["metadata"]["name"] == "vault")]
+
+
+def fake_tools(tmp_path: Path, wget: str) -> dict[str, str]:
+    """PATH with a `bao` that prints its arguments and a `wget` running the given sh body."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "bao").write_text('#!/bin/sh\necho "bao $*"\n', encoding="utf-8")
+    (bin_dir / "wget").write_text(f"#!/bin/sh\n{wget}\n", encoding="utf-8")
+    for tool_file in bin_dir.iterdir():
+        tool_file.chmod(0o755)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+
+
+def start_server(tmp_path: Path, pod: str, wget: str, wait_s: str = "4") -> subprocess.CompletedProcess[str]:
+    env_vars = {**fake_tools(tmp_path, wget), "POD_NAME": pod, "SOMA_VAULT_MEMBERS": " ".join(VAULT_MEMBERS),
+                "SOMA_VAULT_PEER_WAIT": wait_s, "SOMA_VAULT_CONFIG_DIR": "/c"}
+    return subprocess.run(["sh", str(VAULT_CONFIG / "cluster-start.sh")], env=env_vars, capture_output=True,
+                          text=True, timeout=30, check=False)
+
+
+JOIN = "bao server -config=/c/server-join.hcl -config=/c/cluster.hcl -config=/c/telemetry.hcl\n"
+FOUND = "bao server -config=/c/server.hcl -config=/c/cluster.hcl -config=/c/telemetry.hcl\n"
+
+
+@pytest.mark.parametrize(("pod", "wget", "started"), [
+    # the others never self-initialise, whatever their peers say
+    ("vault-1", 'echo \'{"initialized":false}\'', JOIN),
+    ("vault-2", "exit 4", JOIN),
+    # vault-0: a fresh install (every peer uninitialised) founds the cluster ...
+    ("vault-0", 'echo \'{"initialized":false,"sealed":true}\'', FOUND),
+    # ... but joins when one peer holds an initialised cluster (its volume lost, say)
+    ("vault-0", 'case "$*" in *vault-2.*) echo \'{"initialized":true}\' ;; *) exit 4 ;; esac', JOIN),
+    # ... and with no peer answering it waits, then starts with server.hcl
+    ("vault-0", "exit 4", FOUND),
+])
+def test_vault_cluster_start_picks_one_founder(tmp_path: Path, pod: str, wget: str, started: str) -> None:
+    proc = start_server(tmp_path, pod, wget, wait_s="1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == started, (proc.stdout, proc.stderr)
+    if pod == "vault-0" and wget == "exit 4":
+        assert "no answer within 1s" in proc.stderr
+
+
+def test_vault_cluster_start_asks_only_its_peers(tmp_path: Path) -> None:
+    log = tmp_path / "asked"
+    proc = start_server(tmp_path, "vault-0", f'echo "$*" >>{log}; echo \'{{"initialized":false}}\'')
+    assert proc.stdout == FOUND
+    asked = log.read_text(encoding="utf-8")
+    assert "vault-0." not in asked and "vault-1." in asked and "vault-2." in asked
+    assert "standbyok=true&sealedcode=200&uninitcode=200" in asked
+
+
+def run_keeper(tmp_path: Path, leader: str, health_rc: int) -> tuple[bool, bool, str]:
+    """keeper.sh for ~2 s beside a fake server (sys/leader answer, health.sh exit status):
+    (bootstrap applied, done file present, its log)."""
+    work = tmp_path / "keeper"
+    work.mkdir()
+    (work / "keeper.sh").write_text((VAULT_CONFIG / "keeper.sh").read_text(encoding="utf-8"), encoding="utf-8")
+    (work / "health.sh").write_text(f'echo "vault health: rc {health_rc}"; exit {health_rc}\n', encoding="utf-8")
+    applied = work / "applied"
+    (work / "bootstrap.sh").write_text(f": >>{applied}\n", encoding="utf-8")
+    env_vars = {**fake_tools(tmp_path, f"echo '{leader}'"), "BAO_ADDR": "http://x", "BAO_TOKEN": "t",
+                "SOMA_KEEPER_INTERVAL": "0.2", "SOMA_KEEPER_DONE": str(work / "done"),
+                "SOMA_KEEPER_ALIVE": str(work / "alive")}
+    proc = subprocess.Popen(["sh", str(work / "keeper.sh")], env=env_vars, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    done = (work / "done").exists()
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)
+    return applied.exists(), done, err
+
+
+ACTIVE = '{"ha_enabled":true,"is_self":true,"active_time":"2026-01-01T00:00:00Z"}'
+STANDBY = '{"ha_enabled":true,"is_self":false,"leader_address":"http://vault-0.vault-internal:8200"}'
+
+
+@pytest.mark.parametrize(("leader", "health_rc", "applies", "ready"), [
+    (ACTIVE, 0, True, True),     # the active server (or the single one): applied once, Ready
+    (ACTIVE, 2, True, False),    # a piece missing, beside the active server: applied
+    (STANDBY, 0, False, True),   # a standby's keeper never applies; Ready while minting works
+    (STANDBY, 2, False, False),  # ... and leaves a missing piece to the active server's keeper
+])
+def test_only_the_active_servers_keeper_applies(tmp_path: Path, leader: str, health_rc: int,
+                                                applies: bool, ready: bool) -> None:
+    applied, done, log = run_keeper(tmp_path, leader, health_rc)
+    assert (applied, done) == (applies, ready), log
+    assert ("standby: " in log) == (leader == STANDBY)

@@ -1,14 +1,17 @@
 #!/bin/sh
 # Is this OpenBao a working identity issuer? The health of the vault container (compose
 # healthcheck, Kubernetes readinessProbe) and the keeper's trigger (keeper.sh). Healthy
-# only when a token can be minted and verified right now: sys/health is 200 (initialised,
-# unsealed, active), the JWKS lists a key, a token minted for the suite's own identity
-# (<conformance service>.<tenant>, AppRole login, role soma-<service>) comes back, and its
-# kid is one the JWKS publishes. One line on stdout says why not.
+# only when a token can be minted and verified right now through this server: sys/health
+# is 200 (initialised, unsealed; active, or a standby of a Raft cluster), the JWKS lists a
+# key, a token minted for the suite's own identity (<conformance service>.<tenant>, AppRole
+# login, role soma-<service>) comes back, and its kid is one the JWKS publishes. A standby
+# of a cluster forwards these requests to the active server (the chart's cluster.hcl), so
+# the same checks tell whether a client reaching it is served.
+# One line on stdout says why not.
 #
 # Exit status:
 #   0  healthy
-#   1  not serving (down, uninitialised, sealed or standby), or the admin token is refused:
+#   1  not serving (down, uninitialised or sealed), or the admin token is refused:
 #      nothing the identity bootstrap could fix
 #   2  a piece of the identity bootstrap is missing (JWKS empty; signing key, role, AppRole
 #      role or entity gone): keeper.sh re-applies the bootstrap
@@ -65,7 +68,8 @@ diagnose() {
   say "$1"; exit 3
 }
 
-get sys/health >/dev/null || { say "not serving: sys/health is not 200 (down, uninitialised, sealed or standby)"; exit 1; }
+get "sys/health?standbyok=true" >/dev/null || {
+  say "not serving: sys/health is not 200 (down, uninitialised or sealed)"; exit 1; }
 jwks=$(get identity/oidc/.well-known/keys) || { say "not serving: the JWKS cannot be read"; exit 1; }
 case $jwks in *'"kid"'*) ;; *) diagnose "the JWKS lists no key" ;; esac
 

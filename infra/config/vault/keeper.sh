@@ -10,9 +10,14 @@
 # It never touches a server that is not serving (sealed, uninitialised: server.hcl's seal
 # and self-initialisation handle those), and leaves "present but broken" (health.sh exit 3)
 # alone: a fault injected on purpose is not fought in a loop.
-# $SOMA_KEEPER_DONE (/tmp/bootstrap-done) exists only while the issuer works and this
-# keeper has applied the bootstrap to the server as it is now active: the container's
-# health (compose healthcheck, Kubernetes readinessProbe).
+# In a Raft cluster (Helm, vault.replicas > 1) every server's pod has a keeper, and only
+# the one beside the active server applies anything (sys/leader is_self): the standbys'
+# keepers watch, so the keepers never race each other, and a failover makes the new active
+# server's keeper re-apply the bootstrap. A single server is always its own active one.
+# $SOMA_KEEPER_DONE (/tmp/bootstrap-done) exists only while the issuer works and, beside
+# the active server, this keeper has applied the bootstrap to it as it is now active (a
+# standby's keeper: while the issuer works through its server): the container's health
+# (compose healthcheck, Kubernetes readinessProbe).
 set -u
 : "${BAO_ADDR:?}" "${BAO_TOKEN:?}"
 here=$(dirname "$0")
@@ -29,10 +34,15 @@ failures=0
 rm -f "$done_file"
 while :; do
   : >"$alive_file"
-  active=$(wget -q -T 3 -O - "$BAO_ADDR/v1/sys/leader" 2>/dev/null | sed -n 's/.*"active_time":"\([^"]*\)".*/\1/p')
+  leader=$(wget -q -T 3 -O - "$BAO_ADDR/v1/sys/leader" 2>/dev/null)
+  active=$(echo "$leader" | sed -n 's/.*"active_time":"\([^"]*\)".*/\1/p')
+  standby=""  # a standby of a cluster: its active server's keeper does the applying
+  case $leader in *'"is_self":false'*) standby=1 active="" ;; esac
   state=$(sh "$here/health.sh" --complete); rc=$?
   why=""
-  if [ "$rc" -eq 2 ]; then
+  if [ -n "$standby" ]; then
+    :
+  elif [ "$rc" -eq 2 ]; then
     why=${state#vault health: }
   elif [ "$rc" -ne 1 ] && [ -n "$active" ] && [ "$active" != "$applied" ]; then
     why="server active since $active"
@@ -50,12 +60,13 @@ while :; do
       log "bootstrap failed (attempt $failures; output above)"
     fi
   fi
-  if [ "$rc" -eq 0 ] && [ -n "$applied" ] && [ "$applied" = "$active" ]; then
+  if [ "$rc" -eq 0 ] && { [ -n "$standby" ] || { [ -n "$applied" ] && [ "$applied" = "$active" ]; }; }; then
     : >"$done_file"
   else
     rm -f "$done_file"
   fi
-  [ "$state" = "$said" ] || { log "${state#vault health: }"; said=$state; }
+  state="${standby:+standby: }${state#vault health: }"
+  [ "$state" = "$said" ] || { log "$state"; said=$state; }
   # a server not serving yet is polled every second (one cheap request), to apply the
   # bootstrap as soon as it is active; after failed applies, back off (up to 12 intervals)
   pause=$interval

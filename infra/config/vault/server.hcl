@@ -6,9 +6,11 @@
 #   BAO_RAFT_NODE_ID        stable per node: compose vault-0, Kubernetes the pod name
 #   BAO_API_ADDR, BAO_CLUSTER_ADDR   this node's stable DNS name (:8200 / :8201)
 
-# Integrated Raft storage, one node today; the HA overlay adds nodes (retry_join) with the
-# same stanza. /openbao/file is the image's data directory, owned by the image user: a
-# Docker named volume created on it inherits that owner (Kubernetes: fsGroup on the PVC).
+# Integrated Raft storage. A single server here; the Helm chart's cluster (vault.replicas
+# > 1) replaces this stanza with its cluster.hcl (same path and timing, plus a retry_join
+# per server), and only its first server self-initialises. /openbao/file is the image's
+# data directory, owned by the image user: a Docker named volume created on it inherits
+# that owner (Kubernetes: fsGroup on the PVC).
 storage "raft" {
   path = "/openbao/file"
   # Raft's tight timing, which OpenBao recommends for production: a new node elects

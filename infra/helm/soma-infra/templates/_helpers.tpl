@@ -251,3 +251,68 @@ spec:
      the leader, `replica` on a running standby. The Service `postgres` selects `master`. */}}
 {{- define "soma.patroniRoleLabel" -}}role{{- end -}}
 {{- define "soma.patroniPrimary" -}}master{{- end -}}
+
+{{/* ---- OpenBao as a Raft cluster (vault.replicas > 1) ---------------------------------- */}}
+
+{{/* API address of OpenBao server i on the headless Service vault-internal (its api_addr,
+     and the leader_api_addr the others' retry_join names). Usage:
+     include "soma.vaultMember" (list $ 0) */}}
+{{- define "soma.vaultMember" -}}
+{{- $root := index . 0 -}}{{- $i := index . 1 -}}
+{{- printf "http://vault-%v.vault-internal.%s.svc.cluster.local:%s" $i $root.Values.namespace.name (include "soma.port" (list $root "vault")) -}}
+{{- end -}}
+
+{{/* cluster.hcl: standbys that forward every request (no standby reads), and server.hcl's
+     Raft storage (same path, a test keeps them equal; a timing for three servers) plus
+     one retry_join per server. Given after server.hcl / server-join.hcl, its storage stanza replaces theirs
+     (OpenBao merges -config files; the last storage wins). The API port is plain HTTP
+     inside the cluster as for every client; Raft and request forwarding run on the
+     cluster port (8201) with OpenBao's own TLS. */}}
+{{- define "soma.vaultClusterHcl" -}}
+# The OpenBao cluster's own settings (rendered by the Helm chart for vault.replicas > 1),
+# given after server.hcl or server-join.hcl.
+
+# Standbys forward every request to the active server, reads included. Served from a
+# standby's own replica (OpenBao's default since 2.5), a read may miss a write just made
+# through another server: an AppRole login right after its secret-id was created was
+# refused 71 times in 100 through the Service (and the refusals lock the role out on that
+# standby). Forwarded, every client sees one server, as with a single one.
+disable_standby_reads = true
+
+# Raft storage, replacing server.hcl's stanza (same path): an empty server joins through
+# whichever member answers as the active one; a server with data ignores retry_join. Its
+# own address is listed too: every server reads this file.
+# Timing 3 (server.hcl's single server: 1): at 1 a leader steps down once it has missed a
+# majority for 0.5 s, and with the nodes' CPU contended (load ~35 on 2 cores) the cluster
+# changed leader 19 times in 10 min, each time refusing requests for up to 2 s. At 3 a
+# crashed active server is replaced within ~3-6 s; a server that stops (delete, rollout,
+# drain) hands its leadership over at once whatever the timing.
+storage "raft" {
+  path                   = "/openbao/file"
+  performance_multiplier = 3
+  {{- range $i := until (int .Values.vault.replicas) }}
+  retry_join {
+    leader_api_addr = "{{ include "soma.vaultMember" (list $ $i) }}"
+  }
+  {{- end }}
+}
+{{- end -}}
+
+{{/* server-join.hcl: files/config/vault/server.hcl without its `initialize` stanza (and
+     that stanza's comment), for the servers that must join the cluster rather than found
+     one (cluster-start.sh). */}}
+{{- define "soma.vaultJoinHcl" -}}
+{{- $src := .Files.Get "files/config/vault/server.hcl" -}}
+{{- /* the stanza and the comment lines right above it */ -}}
+{{- $stanza := "(?ms)(?:^#[^\n]*\n)*^initialize \"[^\"]*\" \\{\n.*?^\\}\n" -}}
+{{- if ne (len (regexFindAll $stanza $src -1)) 1 -}}
+{{- fail "files/config/vault/server.hcl: expected exactly one `initialize \"...\" {` stanza closed by a `}` line" -}}
+{{- end -}}
+{{- $out := regexReplaceAll $stanza $src "" -}}
+{{- if contains "initialize" (regexReplaceAll "(?m)^#.*$" $out "") -}}
+{{- fail "files/config/vault/server.hcl: an initialize stanza is left after removing it" -}}
+{{- end -}}
+# server.hcl without its `initialize` stanza (rendered by the Helm chart): the servers of
+# a cluster that join it instead of self-initialising (cluster-start.sh).
+{{ $out }}
+{{- end -}}
