@@ -68,12 +68,15 @@ class PortForwards:
         cmd = port_forward_cmd(self.cluster.context, self.cluster.namespace, service, port, host_listener)
         return self._open(service, cmd)
 
-    def pod_port(self, key: str, pod: str, port: int) -> int:
+    def pod_port(self, name: str, uid: str, pod: str, port: int) -> int:
         """`port` of one pod, forwarded on the same local port (a broker that advertises
-        127.0.0.1:<port>); re-opened when its kubectl ended (the pod was replaced)."""
-        fwd = self.forwards.get(key)
-        if fwd is not None and fwd.proc.poll() is not None:
-            self.close(key)
+        127.0.0.1:<port>). Keyed by the pod's UID: a StatefulSet's replacement keeps the
+        name, and kubectl may outlive the pod it forwarded to, refusing every connection;
+        re-opened too when its kubectl ended."""
+        key = f"{name}/{uid}"
+        for stale in [k for k, f in self.forwards.items()
+                      if k.startswith(f"{name}/") and (k != key or f.proc.poll() is not None)]:
+            self.close(stale)
         cmd = kubectl(self.cluster.context, self.cluster.namespace, "port-forward", f"pod/{pod}", f"{port}:{port}",
                       "--address", "127.0.0.1")
         return self._open(key, cmd)

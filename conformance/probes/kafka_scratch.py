@@ -4,6 +4,7 @@ durability and resilience contracts prove with it that what Kafka acknowledged s
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,9 @@ from typing import Any
 from conformance.access import Endpoint
 from conformance.probes import clients
 from conformance.probes.clients import IO_TIMEOUT_S, ContractFailure, failing_as
+
+# how long a new topic may take to reach the broker that answers describe_configs
+CONFIGS_VISIBLE_S = 10.0
 
 
 @dataclass
@@ -42,15 +46,25 @@ class ScratchTopic:
         from kafka.admin import ConfigResource, ConfigResourceType
 
         ep, admin = self._admin()
+        entries: dict[str, Any] = {}
+        deadline = time.monotonic() + CONFIGS_VISIBLE_S
         try:
-            with failing_as(ep, f"describe configs of {self.topic}"):
-                res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, self.topic)],
-                                             config_filter="all")
-                entries = res["topic"][self.topic]
+            # a broker that has not yet seen the new topic answers with no configs at all
+            # (no error), which must not read as the defaults
+            while not entries.get("min.insync.replicas") and time.monotonic() < deadline:
+                with failing_as(ep, f"describe configs of {self.topic}"):
+                    res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, self.topic)],
+                                                 config_filter="all")
+                    entries = dict(res["topic"].get(self.topic) or {})
+                if not entries.get("min.insync.replicas"):
+                    time.sleep(0.5)
         finally:
             admin.close()
+        if not entries.get("min.insync.replicas"):
+            raise ContractFailure(f"{ep}: no broker described topic {self.topic}'s configs within "
+                                  f"{CONFIGS_VISIBLE_S:g}s of creating it")
         configs = {name: str(entry.get("value")) for name, entry in entries.items()}
-        min_isr = int(configs.get("min.insync.replicas") or 1)
+        min_isr = int(configs["min.insync.replicas"])
         if self.replication >= 3 and min_isr < 2:
             raise ContractFailure(f"{ep}: topic {self.topic} (RF {self.replication}) has min.insync.replicas "
                                   f"{min_isr}: an acks=all write is acknowledged by one replica, and lost with it")
@@ -66,7 +80,11 @@ class ScratchTopic:
                 desc = admin.describe_topics([self.topic])
         finally:
             admin.close()
-        return int(desc[0]["partitions"][0]["leader"])
+        part = desc[0]["partitions"][0]
+        leader = int(part.get("leader_id", part.get("leader", -1)))  # kafka-python 3.x, 2.x
+        if leader < 0:
+            raise ContractFailure(f"{ep}: topic {self.topic} partition 0 has no leader")
+        return leader
 
     def producer(self) -> Any:
         from kafka import KafkaProducer

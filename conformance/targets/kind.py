@@ -156,9 +156,9 @@ class KindTarget(Target):
                 continue
             ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                         for c in pod.get("status", {}).get("conditions") or [])
+            name, uid = pod["metadata"]["name"], pod["metadata"].get("uid", "")
             try:
-                ports.append((not ready, self.forwards.pod_port(f"kafka/{pod['metadata']['name']}",
-                                                                 pod["metadata"]["name"], port)))
+                ports.append((not ready, self.forwards.pod_port(f"kafka/{name}", uid, name, port)))
             except TargetError:
                 continue  # a broker that is not running now: its forward opens once it is back
         return [p for _, p in sorted(ports)]

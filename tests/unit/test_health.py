@@ -66,7 +66,7 @@ def test_every_http_service_declares_what_its_readiness_test_checked() -> None:
     """The facts the readiness tests used to hard-code, now read from the catalog."""
     assert {n: CATALOG.service(n).health.get("path") for n in ("opa", "prometheus", "grafana", "etcd", "vault")} == {
         "opa": "/health", "prometheus": "/-/ready", "grafana": "/api/health", "etcd": "/health",
-        "vault": "/v1/sys/health"}
+        "vault": "/v1/sys/health?standbyok=true"}
     assert CATALOG.service("etcd").health["expect_json"] == {"health": "true"}
     assert CATALOG.service("grafana").health["expect_json"] == {"database": "ok"}
     assert CATALOG.service("vault").health["expect_json"] == {"initialized": True, "sealed": False}
