@@ -27,7 +27,11 @@ def restart_and_recover(restarts: Restarts, service: str, way: str, ready: Calla
         raise ContractFailure(f"{service}: {way}: {exc}") from None
 
     def answers() -> bool:
-        ready()
+        try:
+            ready()
+        except (ContractFailure, TargetError):
+            restarts.reconnect(service)  # the next try takes the Service's member of now
+            raise
         return True
 
     try:

@@ -19,7 +19,7 @@ from conformance.errors import TargetError
 from conformance.inside.checks import LOAD_SCRIPT, json_lines
 from conformance.kube.forward import PortForwards
 from conformance.kube.kubectl import Kubectl
-from conformance.kube.pods import POLICY_SETTLE_S, probe_pod_overrides, probe_run_cmd
+from conformance.kube.pods import POLICY_SETTLE_S, PROBE_LABEL, PROBE_NAME, probe_pod_overrides, probe_run_cmd
 from conformance.kube.release import RELEASE_LABELS, deployed_release
 from conformance.kube.restarts import pod_states
 from conformance.process import run
@@ -105,9 +105,12 @@ class KubeDisruptions:
         return f"pod {member} deleted"
 
     def drain(self, node: str) -> str:
-        """Cordon and drain a node through the eviction API, so PodDisruptionBudgets decide."""
+        """Cordon and drain a node through the eviction API, so PodDisruptionBudgets decide.
+        The suite's own probe and load pods (bare pods, which drain refuses to delete) stay:
+        the load measures the drain, wherever it was scheduled."""
         run(["kubectl", "--context", self.cluster.context, "drain", node, "--ignore-daemonsets",
-             "--delete-emptydir-data", f"--timeout={DRAIN_TIMEOUT_S}s"], DRAIN_TIMEOUT_S + 30,
+             "--delete-emptydir-data", f"--pod-selector={PROBE_LABEL}!={PROBE_NAME}",
+             f"--timeout={DRAIN_TIMEOUT_S}s"], DRAIN_TIMEOUT_S + 30,
             f"kubectl drain {node}")
         return f"node {node} drained"
 

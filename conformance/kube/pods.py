@@ -12,6 +12,8 @@ from conformance.inside.checks import PROBE_SCRIPT, InsideCheck, InsideResult, d
 from conformance.kube.kubectl import Kubectl, kubectl
 from conformance.process import run
 
+# every probe and load pod carries this label (a drain leaves them: kube/disruptions.py)
+PROBE_LABEL, PROBE_NAME = "app.kubernetes.io/name", "soma-conformance-probe"
 # every probe pod waits this long after it starts (probe_pod_overrides)
 POLICY_SETTLE_S = 10
 
@@ -24,7 +26,7 @@ def probe_pod_overrides(pod: str, image: str, services: list[str], script: str,
     for its new IP. kube-router does it after it sees the pod, both ways: until then a
     deny is not yet applied to it, and its IP is not yet in the allowed-client sets of
     the services (a live run had postgres and kafka, probed first, refuse a labelled pod)."""
-    labels = {"app.kubernetes.io/name": "soma-conformance-probe"}
+    labels = {PROBE_LABEL: PROBE_NAME}
     labels.update({f"soma.io/client-{s}": "true" for s in services})
     return {
         "apiVersion": "v1",

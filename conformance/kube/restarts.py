@@ -94,6 +94,9 @@ class KubeRestarts:
         self.forwards.close(service)  # kubectl forwarded to a pod that is gone or restarted
         return done
 
+    def reconnect(self, service: str) -> None:
+        self.forwards.close(service)
+
     def _await_back(self, service: str, before: list[PodState], way: str) -> None:
         """As many Ready pods as before, each a new pod (delete) or restarted (kill)."""
         old = {p.uid: p.restarts for p in before}

@@ -91,6 +91,10 @@ class Restarts(Protocol):
 
     def restart(self, service: str, way: str) -> str: ...
 
+    def reconnect(self, service: str) -> None:
+        """Drop a path to the service pinned to one member (a port-forward resolves a Service
+        to one pod when it opens, and a primary may move while it comes back)."""
+
 
 class Disruptions(Protocol):
     """How a Kubernetes target removes members of its replicated services while load runs

@@ -30,6 +30,9 @@ class DockerRestarts:
     def ways(self) -> tuple[str, ...]:
         return (KILL, RECREATE) if self._compose else (KILL,)
 
+    def reconnect(self, service: str) -> None:
+        """Compose publishes each service on a fixed host port: nothing to re-open."""
+
     def restart(self, service: str, way: str) -> str:
         if way == KILL:
             ids = self._ids(service)
