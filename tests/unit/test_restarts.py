@@ -126,8 +126,14 @@ def test_a_pod_that_never_comes_back_is_a_target_error(monkeypatch: pytest.Monke
 class Flaky:
     ways = ("kill",)
 
+    def __init__(self) -> None:
+        self.reconnected: list[str] = []
+
     def restart(self, service: str, way: str) -> str:
         return f"{service} {way}"
+
+    def reconnect(self, service: str) -> None:
+        self.reconnected.append(service)
 
 
 def test_recovery_times_the_wait_and_names_a_service_that_stays_down() -> None:
@@ -138,8 +144,10 @@ def test_recovery_times_the_wait_and_names_a_service_that_stays_down() -> None:
         if answer:
             raise answer
 
-    done, took = recovery.restart_and_recover(Flaky(), "redis", "kill", ready, timeout=5)
+    flaky = Flaky()
+    done, took = recovery.restart_and_recover(flaky, "redis", "kill", ready, timeout=5)
     assert done == "redis kill" and took >= 0
+    assert flaky.reconnected == ["redis"]  # a failed try re-resolves the path (a moved primary)
 
     def never() -> None:
         raise ContractFailure("redis at 127.0.0.1:1: not reachable")
