@@ -20,8 +20,9 @@ test-kind: deps kind-up ## live Kind: full suite + report, helm test, backup, da
 	exit $$status
 
 # The prod overlay (HA) on the 3-node cluster soma-prod: the whole suite, the resilience
-# contracts with it (one member removed under load, a node drained), then the prod
-# overlay's chart faults live (tests/kind/test_live_faults.py with SOMA_KIND_OVERLAY=prod).
+# contracts with it (one member removed under load, a node drained), every other contract
+# again on the cluster they left behind, then the prod overlay's chart faults live
+# (tests/kind/test_live_faults.py with SOMA_KIND_OVERLAY=prod).
 test-kind-prod: deps ## live HA: 3-node soma-prod, full suite + resilience, prod chart faults; cluster deleted after (KEEP=1 keeps it)
 	@$(MAKE) --no-print-directory DEPS_READY=1 kind-up OVERLAY=prod
 	@status=0; t0=$$SECONDS; \
@@ -29,6 +30,11 @@ test-kind-prod: deps ## live HA: 3-node soma-prod, full suite + resilience, prod
 	  --report-dir=$(REPORT_DIR)/kind-prod || status=$$?; \
 	echo "test-kind-prod: suite --target=kind --kube-context=kind-soma-prod exit $$status ($$((SECONDS - t0))s)"; \
 	t1=$$SECONDS; \
+	if [ $$status -eq 0 ]; then \
+	  $(KIND_PATH) $(PYTEST) --pyargs conformance --target=kind --kube-context=kind-soma-prod -q -p no:cacheprovider \
+	    -m "not durability and not resilience" --report-dir=$(REPORT_DIR)/kind-prod-after || status=$$?; \
+	  echo "test-kind-prod: every other contract again, after the restarts, losses and drain: exit $$status ($$((SECONDS - t1))s)"; \
+	  t1=$$SECONDS; fi; \
 	if [ $$status -eq 0 ]; then \
 	  SOMA_KIND_OVERLAY=prod $(KIND_PATH) $(PYTEST) tests/kind/test_live_faults.py -q -p no:cacheprovider \
 	    --durations=10 || status=$$?; \
