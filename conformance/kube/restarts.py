@@ -91,10 +91,11 @@ class KubeRestarts:
             raise TargetError(f"{self.cluster.where}: cannot restart {service} by {way!r} "
                               f"(ways: {', '.join(self.ways)})")
         self._await_back(service, before, way)
-        self.forwards.close(service)  # kubectl forwarded to a pod that is gone or restarted
+        self.reconnect(service)  # kubectl forwarded to a pod that is gone or restarted
         return done
 
     def reconnect(self, service: str) -> None:
+        """kubectl forwards to the one pod it resolved the Service to when it opened."""
         self.forwards.close(service)
 
     def _await_back(self, service: str, before: list[PodState], way: str) -> None:

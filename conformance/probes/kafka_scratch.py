@@ -4,7 +4,6 @@ durability and resilience contracts prove with it that what Kafka acknowledged s
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 from conformance.access import Endpoint
 from conformance.probes import clients
 from conformance.probes.clients import IO_TIMEOUT_S, ContractFailure, failing_as
+from conformance.waiting import WaitTimeout, wait_until
 
 # how long a new topic may take to reach the broker that answers describe_configs
 CONFIGS_VISIBLE_S = 10.0
@@ -31,10 +31,9 @@ class ScratchTopic:
     def create(self) -> None:
         from kafka.admin import NewTopic
 
-        ep = self.ep()
-        self.replication = min(3, max(1, len(clients.kafka_metadata(ep).get("brokers") or [])))
         ep, admin = self._admin()
         try:
+            self.replication = min(3, max(1, len(clients.kafka_metadata(ep).get("brokers") or [])))
             with failing_as(ep, f"create topic {self.topic}"):
                 admin.create_topics([NewTopic(self.topic, 1, self.replication)], timeout_ms=int(IO_TIMEOUT_S * 1000))
         finally:
@@ -46,23 +45,24 @@ class ScratchTopic:
         from kafka.admin import ConfigResource, ConfigResourceType
 
         ep, admin = self._admin()
-        entries: dict[str, Any] = {}
-        deadline = time.monotonic() + CONFIGS_VISIBLE_S
-        try:
+
+        def described() -> dict[str, Any]:
             # a broker that has not yet seen the new topic answers with no configs at all
             # (no error), which must not read as the defaults
-            while not entries.get("min.insync.replicas") and time.monotonic() < deadline:
-                with failing_as(ep, f"describe configs of {self.topic}"):
-                    res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, self.topic)],
-                                                 config_filter="all")
-                    entries = dict(res["topic"].get(self.topic) or {})
-                if not entries.get("min.insync.replicas"):
-                    time.sleep(0.5)
+            with failing_as(ep, f"describe configs of {self.topic}"):
+                res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, self.topic)],
+                                             config_filter="all")
+            entries = dict(res["topic"].get(self.topic) or {})
+            return entries if entries.get("min.insync.replicas") else {}
+
+        try:
+            entries = wait_until(described, timeout=CONFIGS_VISIBLE_S, interval=0.5,
+                                 what=f"the configs of topic {self.topic}")
+        except WaitTimeout:
+            raise ContractFailure(f"{ep}: no broker described topic {self.topic}'s configs within "
+                                  f"{CONFIGS_VISIBLE_S:g}s of creating it") from None
         finally:
             admin.close()
-        if not entries.get("min.insync.replicas"):
-            raise ContractFailure(f"{ep}: no broker described topic {self.topic}'s configs within "
-                                  f"{CONFIGS_VISIBLE_S:g}s of creating it")
         configs = {name: str(entry.get("value")) for name, entry in entries.items()}
         min_isr = int(configs["min.insync.replicas"])
         if self.replication >= 3 and min_isr < 2:
