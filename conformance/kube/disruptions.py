@@ -21,7 +21,7 @@ from conformance.kube.forward import PortForwards
 from conformance.kube.kubectl import Kubectl
 from conformance.kube.pods import POLICY_SETTLE_S, PROBE_LABEL, PROBE_NAME, probe_pod_overrides, probe_run_cmd
 from conformance.kube.release import RELEASE_LABELS, deployed_release
-from conformance.kube.restarts import pod_states
+from conformance.kube.restarts import labels_arg, pod_states, selector_arg
 from conformance.process import run
 from conformance.waiting import WaitTimeout, wait_until
 
@@ -74,8 +74,7 @@ class KubeDisruptions:
 
     def serving(self, service: str) -> list[str]:
         """The pods the Service itself selects now (Postgres's: only the primary)."""
-        selector = self.cluster.get("service", service).get("spec", {}).get("selector") or {}
-        pods = self.cluster.get("pods", "-l", ",".join(f"{k}={v}" for k, v in sorted(selector.items())))
+        pods = self.cluster.get("pods", "-l", selector_arg(self.cluster.get("service", service)))
         return [p.name for p in pod_states(pods.get("items", [])) if p.ready]
 
     def workload(self, service: str) -> dict[str, Any] | None:
@@ -95,8 +94,7 @@ class KubeDisruptions:
         found = self.workload(service)
         if found is None:
             raise TargetError(f"{self.cluster.where}: no StatefulSet or Deployment named {service}")
-        selector = found["spec"]["selector"].get("matchLabels") or {}
-        pods = self.cluster.get("pods", "-l", ",".join(f"{k}={v}" for k, v in sorted(selector.items())))
+        pods = self.cluster.get("pods", "-l", labels_arg(found["spec"]["selector"].get("matchLabels") or {}))
         return [Member(p.name, p.node, p.ready) for p in pod_states(pods.get("items", []))]
 
     def remove(self, member: str) -> str:

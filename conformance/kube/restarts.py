@@ -51,12 +51,17 @@ def pod_states(pods: list[dict[str, Any]]) -> list[PodState]:
     return states
 
 
+def labels_arg(labels: dict[str, Any]) -> str:
+    """`-l` argument matching every one of `labels`."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
 def selector_arg(service: dict[str, Any]) -> str:
     """`-l` argument of a Service's own pod selector (a Service without one selects nothing)."""
     selector = service.get("spec", {}).get("selector") or {}
     if not selector:
         raise TargetError(f"Service {service.get('metadata', {}).get('name')} has no pod selector")
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    return labels_arg(selector)
 
 
 class KubeRestarts:

@@ -30,7 +30,7 @@ from conformance.kube.disruptions import KubeDisruptions
 from conformance.kube.forward import PortForwards
 from conformance.kube.kubectl import Kubectl, service_ports
 from conformance.kube.pods import POLICY_SETTLE_S, run_probe
-from conformance.kube.restarts import KubeRestarts
+from conformance.kube.restarts import KubeRestarts, pod_states, selector_arg
 from conformance.targets.base import KubernetesAccess, Target, Tracing
 from conformance.targets.kind_evidence import KindEvidence
 
@@ -54,12 +54,6 @@ def credentials_secret(statefulsets: list[dict[str, Any]]) -> str:
                 if env.get("name") == "POSTGRES_USER" and ref.get("name"):
                     return str(ref["name"])
     return CREDENTIALS_SECRET
-
-
-def kafka_selector(cluster: Kubectl) -> str:
-    """`-l` argument of the kafka Service's own selector (all brokers)."""
-    selector = cluster.get("service", "kafka").get("spec", {}).get("selector") or {}
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
 
 
 def host_port_of(pod: dict[str, Any]) -> int | None:
@@ -150,15 +144,15 @@ class KindTarget(Target):
         reconnects to the advertised address). Ready brokers first; [] when the brokers
         declare no host port (no host listener: the Service forward is all there is)."""
         ports: list[tuple[bool, int]] = []
-        for pod in self.cluster.get("pods", "-l", kafka_selector(self.cluster)).get("items", []):
+        pods = self.cluster.get("pods", "-l", selector_arg(self.cluster.get("service", "kafka"))).get("items", [])
+        ready = {p.uid for p in pod_states(pods) if p.ready}
+        for pod in pods:
             port = host_port_of(pod)
             if port is None:
                 continue
-            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                        for c in pod.get("status", {}).get("conditions") or [])
             name, uid = pod["metadata"]["name"], pod["metadata"].get("uid", "")
             try:
-                ports.append((not ready, self.forwards.pod_port(f"kafka/{name}", uid, name, port)))
+                ports.append((uid not in ready, self.forwards.pod_port(f"kafka/{name}", uid, name, port)))
             except TargetError:
                 continue  # a broker that is not running now: its forward opens once it is back
         return [p for _, p in sorted(ports)]
